@@ -1,0 +1,320 @@
+"""From description files to padded CTC batches: the data stage of the VUI track.
+
+``AudioGenerator`` loads a training and a validation corpus, computes their
+features once (cached in memory and on disk), normalises them with statistics of
+the training set and serves them as Keras ``PyDataset`` batches bucketed by
+length. The plotting helpers at the end show one utterance's audio and features.
+"""
+
+import hashlib
+import json
+from pathlib import Path
+
+import keras
+import matplotlib.pyplot as plt
+import numpy as np
+import soundfile
+from tqdm.auto import tqdm
+
+from utils import (DATA_DIR, load_audio, mfcc_features, normalize_transcript, spectrogram,
+                   spectrogram_dim, text_to_int_sequence)
+
+DIGITS_TRAIN_JSON = DATA_DIR / "digits" / "train_corpus.json"
+DIGITS_VALID_JSON = DATA_DIR / "digits" / "valid_corpus.json"
+CACHE_DIR = DATA_DIR / "cache"
+_memory_cache = {}  # cache file name -> list of feature arrays
+
+
+def load_description_file(path, max_duration=10.0):
+    """Read a JSON-lines description file.
+
+    Args:
+        path: file with one ``{"key", "duration", "text"}`` object per line;
+            relative keys are relative to the file's folder.
+        max_duration: utterances longer than this many seconds are skipped.
+
+    Returns:
+        A list of dicts with ``key`` (absolute path string), ``duration``
+        (seconds) and ``text`` (normalised transcript), in file order.
+
+    Raises:
+        FileNotFoundError: the description file or listed audio files are missing.
+        ValueError: a malformed line, named by its number.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"description file not found: {path}. Build the corpus "
+                                "first, e.g. `python prepare_data.py digits`.")
+    utterances, missing = [], []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{path}, line {number}"
+        try:
+            entry = json.loads(line)
+            key, duration, text = entry["key"], float(entry["duration"]), entry["text"]
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"{where}: expected a JSON object with 'key', 'duration' and "
+                             f"'text', got {line[:120]!r} ({error!r}).") from error
+        if duration > max_duration:
+            continue
+        audio = path.parent / key
+        if not audio.is_file():
+            missing.append(f"{audio} ({where})")
+        utterances.append({"key": str(audio), "duration": duration,
+                           "text": normalize_transcript(text, utterance=where)})
+    if missing:
+        raise FileNotFoundError(f"{len(missing)} audio files listed in {path} are missing, "
+                                f"e.g. {missing[:3]}. Rebuild the corpus with prepare_data.py.")
+    return utterances
+
+
+class Featurizer:
+    """Turns audio files into spectrogram or MFCC features of one corpus.
+
+    Args:
+        sample_rate: the corpus's rate in Hz; files at another rate are resampled.
+        spectrogram: log spectrogram if True, else MFCC.
+        mfcc_dim: number of cepstral coefficients (MFCC only).
+        step, window: hop and frame length in milliseconds.
+        max_freq: highest spectrogram frequency in Hz (default: Nyquist).
+    """
+
+    def __init__(self, sample_rate, spectrogram=True, mfcc_dim=13, step=10, window=20,
+                 max_freq=None):
+        self.settings = {"sample_rate": int(sample_rate), "spectrogram": bool(spectrogram),
+                         "mfcc_dim": int(mfcc_dim), "step": step, "window": window,
+                         "max_freq": max_freq}
+
+    @property
+    def input_dim(self):
+        """Features per frame: 161 for 16 kHz or 81 for 8 kHz spectrograms, mfcc_dim for MFCC."""
+        s = self.settings
+        if s["spectrogram"]:
+            return spectrogram_dim(s["sample_rate"], s["window"], s["max_freq"])
+        return s["mfcc_dim"]
+
+    def __call__(self, audio_path):
+        """Features of one file, shape ``(frames, input_dim)``, float32, not normalised."""
+        s = self.settings
+        samples, rate = load_audio(audio_path, sample_rate=s["sample_rate"])
+        try:
+            if s["spectrogram"]:
+                return spectrogram(samples, rate, s["step"], s["window"], s["max_freq"])
+            return mfcc_features(samples, rate, s["mfcc_dim"], s["step"])
+        except ValueError as error:
+            raise ValueError(f"{audio_path}: {error}") from error
+
+    def corpus_features(self, audio_paths, cache_dir=CACHE_DIR):
+        """Features of many files, computed once and then read from the caches.
+
+        The cache is keyed by the feature settings and by each file's path, size
+        and modification time, so a changed file or setting is recomputed.
+
+        Returns:
+            A list of ``(frames, input_dim)`` float32 arrays, one per path.
+        """
+        key = hashlib.sha256(json.dumps(self.settings, sort_keys=True).encode())
+        for path in audio_paths:
+            stat = Path(path).stat()
+            key.update(f"{path}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+        cache_file = Path(cache_dir) / f"features-{key.hexdigest()[:24]}.npz"
+        if cache_file.name in _memory_cache:
+            return _memory_cache[cache_file.name]
+        if cache_file.is_file():
+            with np.load(cache_file) as stored:
+                features = np.split(stored["frames"], np.cumsum(stored["lengths"])[:-1])
+        else:
+            features = [self(path) for path in tqdm(audio_paths, desc="computing features",
+                                                      unit="file", leave=False)]
+            cache_file.parent.mkdir(parents=True, exist_ok=True)
+            partial = cache_file.with_suffix(".partial.npz")
+            np.savez(partial, frames=np.concatenate(features),
+                     lengths=np.array([len(f) for f in features]))
+            partial.replace(cache_file)
+        _memory_cache[cache_file.name] = features
+        return features
+
+
+class CTCBatches(keras.utils.PyDataset):
+    """Padded batches for CTC training, bucketed by length.
+
+    Each item is ``(inputs, zeros)`` where ``inputs`` holds
+    ``the_input`` (batch, frames, input_dim) float32, ``the_labels`` (batch,
+    max_label) int32, ``input_length`` and ``label_length`` (batch, 1) int32.
+    Frames and labels are padded up to a multiple of ``pad_to`` so that only a
+    few distinct shapes reach the compiled train step.
+
+    With ``shuffle``, utterances are drawn in random pools of 50 batches, sorted
+    by length within a pool and cut into batches whose order is shuffled, anew
+    every epoch. Without it, batches go in order of length (deterministic).
+    ``sort_by_duration`` serves the first epoch in order of length (SortaGrad).
+    """
+
+    def __init__(self, features, texts, batch_size=20, shuffle=True, sort_by_duration=False,
+                 pad_to=16, seed=0, **kwargs):
+        super().__init__(**kwargs)
+        self.features = features
+        self.labels = [np.array(text_to_int_sequence(text), np.int32) for text in texts]
+        self.lengths = np.array([len(f) for f in features])
+        self.batch_size, self.shuffle, self.pad_to = batch_size, shuffle, pad_to
+        self.rng = np.random.default_rng(seed)
+        self.batches = self._sorted_batches(np.argsort(self.lengths, kind="stable"))
+        if shuffle and not sort_by_duration:
+            self.on_epoch_end()
+
+    def _sorted_batches(self, order):
+        return [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+
+    def on_epoch_end(self):
+        """Draw new batches for the next epoch (shuffled datasets only)."""
+        if not self.shuffle:
+            return
+        order, pool = self.rng.permutation(len(self.features)), 50 * self.batch_size
+        batches = []
+        for start in range(0, len(order), pool):
+            chunk = order[start:start + pool]
+            batches += self._sorted_batches(chunk[np.argsort(self.lengths[chunk], kind="stable")])
+        self.batches = [batches[i] for i in self.rng.permutation(len(batches))]
+
+    def __len__(self):
+        return len(self.batches)
+
+    def _padded(self, length):
+        return -(-length // self.pad_to) * self.pad_to
+
+    def __getitem__(self, index):
+        members = self.batches[index]
+        frames = self._padded(self.lengths[members].max())
+        label_lengths = np.array([len(self.labels[i]) for i in members], np.int32)
+        inputs = np.zeros((len(members), frames, self.features[0].shape[1]), np.float32)
+        labels = np.zeros((len(members), self._padded(label_lengths.max())), np.int32)
+        for row, i in enumerate(members):
+            inputs[row, :self.lengths[i]] = self.features[i]
+            labels[row, :label_lengths[row]] = self.labels[i]
+        return ({"the_input": inputs, "the_labels": labels,
+                 "input_length": self.lengths[members].astype(np.int32)[:, None],
+                 "label_length": label_lengths[:, None]},
+                np.zeros(len(members), np.float32))
+
+
+class AudioGenerator:
+    """Features and CTC batches of a training corpus and an optional validation corpus.
+
+    Args:
+        train_json, valid_json: description files (``valid_json=None``: none).
+        spectrogram: spectrogram features if True, MFCC if False.
+        mfcc_dim: MFCC coefficients per frame.
+        minibatch_size: utterances per batch.
+        max_duration: longer utterances (seconds) are skipped.
+        sort_by_duration: first training epoch in order of length.
+        step, window, max_freq: spectrogram settings (ms, ms, Hz).
+        cache_dir: folder of the on-disk feature cache.
+        seed: seed of the batch shuffling.
+
+    Attributes:
+        train, valid: lists of utterance dicts (key, duration, text).
+        input_dim: features per frame, for building models.
+        feats_mean, feats_std: normalisation statistics, shape ``(input_dim,)``.
+    """
+
+    def __init__(self, train_json=DIGITS_TRAIN_JSON, valid_json=DIGITS_VALID_JSON,
+                 spectrogram=True, mfcc_dim=13, minibatch_size=20, max_duration=10.0,
+                 sort_by_duration=False, step=10, window=20, max_freq=None,
+                 cache_dir=CACHE_DIR, seed=0):
+        self.train = load_description_file(train_json, max_duration)
+        if not self.train:
+            raise ValueError(f"{train_json} lists no utterance of at most {max_duration} s.")
+        self.valid = load_description_file(valid_json, max_duration) if valid_json else []
+        self.featurizer = Featurizer(soundfile.info(self.train[0]["key"]).samplerate,
+                                     spectrogram, mfcc_dim, step, window, max_freq)
+        self.minibatch_size, self.sort_by_duration = minibatch_size, sort_by_duration
+        self.cache_dir, self.seed = cache_dir, seed
+        train_features = self.featurizer.corpus_features([u["key"] for u in self.train], cache_dir)
+        frames = np.concatenate(train_features)
+        self.feats_mean = frames.mean(axis=0)
+        self.feats_std = frames.std(axis=0)
+        self.train_features = [self.normalize(f) for f in train_features]
+        self.valid_features = [self.normalize(f) for f in self.featurizer.corpus_features(
+            [u["key"] for u in self.valid], cache_dir)] if self.valid else []
+
+    @property
+    def input_dim(self):
+        """Features per frame (161 for 16 kHz spectrograms, 81 for 8 kHz, 13 for MFCC)."""
+        return self.featurizer.input_dim
+
+    def normalize(self, features, eps=1e-14):
+        """Scale ``(frames, input_dim)`` features to zero mean, unit variance per dimension."""
+        return ((features - self.feats_mean) / (self.feats_std + eps)).astype(np.float32)
+
+    def featurize(self, audio_path):
+        """Normalised features of any audio file, shape ``(frames, input_dim)``."""
+        return self.normalize(self.featurizer(audio_path))
+
+    def train_batches(self):
+        """Shuffled, length-bucketed training batches (a ``CTCBatches``)."""
+        return CTCBatches(self.train_features, [u["text"] for u in self.train],
+                          self.minibatch_size, shuffle=True,
+                          sort_by_duration=self.sort_by_duration, seed=self.seed)
+
+    def valid_batches(self):
+        """Validation batches in order of length (a ``CTCBatches``)."""
+        if not self.valid:
+            raise ValueError("this AudioGenerator has no validation corpus.")
+        return CTCBatches(self.valid_features, [u["text"] for u in self.valid],
+                          self.minibatch_size, shuffle=False)
+
+
+# ------------------------------------------------------------------ visualisation
+
+def vis_train_features(index=0, train_json=DIGITS_TRAIN_JSON):
+    """One training utterance, ready to look at.
+
+    Returns:
+        ``(text, raw_audio, mfcc, spectrogram, audio_path)``: the transcript, the
+        samples at the corpus rate, normalised MFCC ``(frames, 13)`` and
+        normalised spectrogram ``(frames, input_dim)`` features, and the path.
+    """
+    spectrogram_data = AudioGenerator(train_json, valid_json=None, spectrogram=True)
+    mfcc_data = AudioGenerator(train_json, valid_json=None, spectrogram=False)
+    utterance = spectrogram_data.train[index]
+    raw_audio, _ = load_audio(utterance["key"])
+    return (utterance["text"], raw_audio, mfcc_data.train_features[index],
+            spectrogram_data.train_features[index], utterance["key"])
+
+
+def plot_raw_audio(raw_audio, sample_rate, title="Audio signal"):
+    """Waveform with time in seconds on the x axis."""
+    fig, ax = plt.subplots(figsize=(12, 3))
+    ax.plot(np.arange(len(raw_audio)) / sample_rate, raw_audio, linewidth=0.6)
+    ax.set(title=title, xlabel="time (s)", ylabel="amplitude", xlim=(0, len(raw_audio) / sample_rate))
+    return fig
+
+
+def _plot_features(features, title, ylabel, top, step_ms=10):
+    fig, ax = plt.subplots(figsize=(12, 4))
+    image = ax.imshow(features.T, origin="lower", aspect="auto", cmap="viridis",
+                      extent=(0, len(features) * step_ms / 1000, 0, top))
+    fig.colorbar(image, ax=ax, label="normalised value")
+    ax.set(title=title, xlabel="time (s)", ylabel=ylabel)
+    return fig
+
+
+def plot_spectrogram_feature(features, max_freq=None, title="Normalised spectrogram"):
+    """Spectrogram ``(frames, bins)`` as an image: time across, frequency up.
+
+    With ``max_freq`` (Hz, the highest bin's frequency) the y axis is in Hz.
+    """
+    if max_freq:
+        return _plot_features(features, title, "frequency (Hz)", max_freq)
+    return _plot_features(features, title, "frequency bin", features.shape[1])
+
+
+def plot_mfcc_feature(features, title="Normalised MFCC"):
+    """MFCC ``(frames, coefficients)`` as an image: time across, coefficient up."""
+    return _plot_features(features, title, "MFCC coefficient", features.shape[1])
+
+
+# ======================================================================
+# Digit track (FSDD, CNN vs RNN): everything below this line.
+# ======================================================================

@@ -1,0 +1,359 @@
+"""Fetch, check and build the project's corpora.
+
+    python prepare_data.py fsdd [--source DIR] [--out DIR]
+    python prepare_data.py digits [--fsdd DIR] [--out DIR] [--train-size N] ...
+    python prepare_data.py librispeech [--source DIR] [--out DIR]
+
+``fsdd`` finds the Free Spoken Digit Dataset (``--source``, else the environment
+variable ``FSDD_DIR``, else a copy already downloaded under ``--out``, else a
+download) and checks that its 3,000 recordings are all there and readable.
+``digits`` builds the default corpus of the VUI track: utterances of one to seven
+digits ("three one four") joined from FSDD recordings of one speaker.
+``librispeech`` writes description files for LibriSpeech's dev-clean (training)
+and test-clean (validation) subsets, reading the FLAC files where they lie.
+
+Every corpus is described by JSON-lines description files, one object per
+utterance: ``key`` (audio path, relative to the description file's folder),
+``duration`` (seconds) and ``text`` (lower-case transcript).
+"""
+
+import argparse
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import soundfile
+from tqdm.auto import tqdm
+
+from utils import DATA_DIR, load_audio, normalize_transcript
+
+FSDD_COMMIT = "26eb9aaf76e81b692f806f9140c2d2777410d7a1"
+FSDD_URL = f"https://github.com/Jakobovski/free-spoken-digit-dataset/archive/{FSDD_COMMIT}.zip"
+FSDD_SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo", "yweweler")
+FSDD_TAKES = 50
+FSDD_TEST_TAKES = range(0, 5)  # the dataset's official test split; takes 5-49 train
+FSDD_NAME = re.compile(r"^(\d)_([a-z]+)_(\d+)\.wav$")
+DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+LIBRISPEECH_URL = "https://www.openslr.org/resources/12/"
+LIBRISPEECH_SHA256 = {
+    "dev-clean": "76f87d090650617fca0cac8f88b9416e0ebf80350acb97b343a85fa903728ab3",
+    "test-clean": "39fde525e59672dc6d1551919b1478f724438a95aa55f874b576be21967e6c23",
+}
+LIBRISPEECH_SPLITS = {"train_corpus.json": "dev-clean", "valid_corpus.json": "test-clean"}
+
+
+# --------------------------------------------------------------------------- FSDD
+
+def parse_fsdd_name(name):
+    """``'7_jackson_32.wav'`` -> ``(7, 'jackson', 32)``; ``None`` if not an FSDD name."""
+    match = FSDD_NAME.match(name)
+    if match is None or match[2] not in FSDD_SPEAKERS or int(match[3]) >= FSDD_TAKES:
+        return None
+    return int(match[1]), match[2], int(match[3])
+
+
+def check_fsdd(recordings):
+    """Check an FSDD ``recordings`` folder: exactly the 3,000 expected files, all readable.
+
+    Returns:
+        The sorted list of the 3,000 WAV paths.
+
+    Raises:
+        FileNotFoundError: the folder does not exist.
+        ValueError: files are missing, unexpected WAV files are present, or a
+            recording cannot be read; the message names them.
+    """
+    recordings = Path(recordings)
+    if not recordings.is_dir():
+        raise FileNotFoundError(f"FSDD folder not found: {recordings}")
+    expected = {f"{digit}_{speaker}_{take}.wav" for digit in range(10)
+                for speaker in FSDD_SPEAKERS for take in range(FSDD_TAKES)}
+    present = {path.name for path in recordings.glob("*.wav")}
+    missing, extra = sorted(expected - present), sorted(present - expected)
+    if missing or extra:
+        raise ValueError(
+            f"{recordings} is not a complete FSDD recordings folder: "
+            f"{len(missing)} missing (e.g. {missing[:3]}), {len(extra)} unexpected "
+            f"(e.g. {extra[:3]}). Point --source / FSDD_DIR at the dataset's "
+            "'recordings' folder, or delete it and download it again.")
+    paths = sorted(recordings / name for name in expected)
+    for path in tqdm(paths, desc="checking FSDD", unit="file", leave=False):
+        try:
+            info = soundfile.info(path)
+        except (soundfile.LibsndfileError, RuntimeError) as error:
+            raise ValueError(f"FSDD recording {path} cannot be read ({error}); "
+                             "replace it with a fresh copy.") from error
+        if info.frames == 0:
+            raise ValueError(f"FSDD recording {path} is empty; replace it with a fresh copy.")
+    return paths
+
+
+def download_fsdd(out_dir, url=FSDD_URL):
+    """Download and unpack the FSDD archive into ``out_dir``; return its recordings folder."""
+    import keras  # imported here: the other sub-commands do not need TensorFlow
+
+    extracted = Path(keras.utils.get_file("fsdd.zip", origin=url, extract=True,
+                                          cache_dir=str(out_dir), cache_subdir="downloads"))
+    found = sorted(extracted.glob("*/recordings")) + sorted(extracted.glob("recordings"))
+    if not found:
+        raise ValueError(f"the archive from {url} has no 'recordings' folder ({extracted}).")
+    return found[0]
+
+
+def find_fsdd(source=None, out_dir=DATA_DIR / "fsdd", download=True):
+    """Locate FSDD's recordings folder, check it and return its path.
+
+    Looks at ``source``, then ``$FSDD_DIR``, then a previous download under
+    ``out_dir``; downloads the archive there as a last resort (``download=True``).
+    ``source`` may name the ``recordings`` folder or the dataset folder holding it.
+    """
+    source = source or os.environ.get("FSDD_DIR")
+    if source:
+        recordings = Path(source)
+        if (recordings / "recordings").is_dir():
+            recordings = recordings / "recordings"
+    else:
+        previous = sorted(Path(out_dir).glob("downloads/fsdd*/*/recordings"))
+        if previous:
+            recordings = previous[0]
+        elif download:
+            recordings = download_fsdd(out_dir)
+        else:
+            raise FileNotFoundError(
+                "FSDD not found: pass --source DIR, set FSDD_DIR, or run "
+                "`python prepare_data.py fsdd` with network access to download it.")
+    check_fsdd(recordings)
+    return recordings
+
+
+# ------------------------------------------------------------ digit-string corpus
+
+def fsdd_split(take):
+    """``'valid'`` for FSDD's official test takes (0-4), ``'train'`` for takes 5-49."""
+    return "valid" if take in FSDD_TEST_TAKES else "train"
+
+
+def _synthesize_utterance(rng, clips, max_digits):
+    """Join 1..max_digits clips of one speaker with pauses, gain and light noise.
+
+    Returns ``(samples, digits, source_names)``.
+    """
+    speaker = FSDD_SPEAKERS[rng.integers(len(FSDD_SPEAKERS))]
+    digits = rng.integers(0, 10, size=rng.integers(1, max_digits + 1))
+    rate = 8000
+    pieces, names = [np.zeros(int(rate * rng.uniform(0.02, 0.1)), np.float32)], []
+    for position, digit in enumerate(digits):
+        name, clip = clips[speaker, digit][rng.integers(len(clips[speaker, digit]))]
+        pieces.append(clip * 10 ** (rng.uniform(-2, 2) / 20))
+        last = position == len(digits) - 1
+        pause = rng.uniform(0.02, 0.1) if last else rng.uniform(0.04, 0.2)
+        pieces.append(np.zeros(int(rate * pause), np.float32))
+        names.append(name)
+    samples = np.concatenate(pieces)
+    peak = np.abs(samples).max()
+    samples *= min(10 ** (rng.uniform(-6, 6) / 20), 0.95 / peak)
+    speech_rms = np.sqrt(np.mean(samples ** 2))
+    noise_rms = speech_rms * 10 ** (-rng.uniform(25, 45) / 20)
+    samples += rng.normal(0, noise_rms, size=samples.shape).astype(np.float32)
+    return np.clip(samples, -1, 1), digits, names
+
+
+def build_digit_corpus(fsdd_dir, out_dir=DATA_DIR / "digits", train_size=1600,
+                       valid_size=320, max_digits=7, seed=0):
+    """Build the digit-string corpus and its two description files.
+
+    Each utterance joins 1..``max_digits`` FSDD recordings of one speaker.
+    Training utterances use takes 5-49 only and validation utterances takes 0-4
+    only, so no recording is shared. The same arguments give the same bytes.
+    Each line of a description file also lists its FSDD ``sources``.
+
+    Returns:
+        ``(train_json, valid_json)`` paths. Nothing is rebuilt when ``out_dir``
+        already holds a complete corpus made with the same arguments.
+    """
+    out_dir = Path(out_dir)
+    recordings = check_fsdd(fsdd_dir)
+    settings = {"train_size": train_size, "valid_size": valid_size,
+                "max_digits": max_digits, "seed": seed, "version": 1}
+    outputs = {"train": out_dir / "train_corpus.json", "valid": out_dir / "valid_corpus.json"}
+    if _corpus_up_to_date(out_dir / "build.json", settings, outputs.values()):
+        print(f"digit corpus in {out_dir} is up to date")
+        return outputs["train"], outputs["valid"]
+
+    clips = {split: {} for split in outputs}
+    for path in tqdm(recordings, desc="reading FSDD", unit="file", leave=False):
+        digit, speaker, take = parse_fsdd_name(path.name)
+        samples, _ = load_audio(path, sample_rate=8000)
+        clips[fsdd_split(take)].setdefault((speaker, digit), []).append((path.name, samples))
+
+    (out_dir / "build.json").unlink(missing_ok=True)
+    for index, (split, size) in enumerate((("train", train_size), ("valid", valid_size))):
+        rng = np.random.default_rng([seed, index])
+        (out_dir / split).mkdir(parents=True, exist_ok=True)
+        lines = []
+        for number in tqdm(range(size), desc=f"writing {split} utterances", unit="utt"):
+            samples, digits, names = _synthesize_utterance(rng, clips[split], max_digits)
+            key = f"{split}/{number:05d}.wav"
+            soundfile.write(out_dir / key, samples, 8000, subtype="PCM_16")
+            lines.append({"key": key, "duration": round(len(samples) / 8000, 4),
+                          "text": " ".join(DIGIT_WORDS[d] for d in digits), "sources": names})
+        write_description_file(outputs[split], lines)
+    (out_dir / "build.json").write_text(json.dumps(settings, indent=1) + "\n")
+    print(f"wrote {train_size} training and {valid_size} validation utterances to {out_dir}")
+    return outputs["train"], outputs["valid"]
+
+
+def _corpus_up_to_date(build_file, settings, description_files):
+    """True if ``build_file`` records ``settings`` and every listed audio file exists."""
+    if not build_file.is_file() or json.loads(build_file.read_text()) != settings:
+        return False
+    for description in description_files:
+        if not description.is_file():
+            return False
+        for line in description.read_text().splitlines():
+            if not (description.parent / json.loads(line)["key"]).is_file():
+                return False
+    return True
+
+
+def write_description_file(path, utterances):
+    """Write ``utterances`` (dicts with key, duration, text) as JSON lines, atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    with open(partial, "w") as out:
+        for utterance in utterances:
+            out.write(json.dumps(utterance) + "\n")
+    partial.replace(path)
+
+
+# -------------------------------------------------------------------- LibriSpeech
+
+def librispeech_utterances(subset_dir, description_dir):
+    """Utterances of one extracted LibriSpeech subset (e.g. ``LibriSpeech/dev-clean``).
+
+    Reads every ``<speaker>-<chapter>.trans.txt`` and the duration of each FLAC.
+    Keys are relative to ``description_dir``.
+
+    Raises:
+        ValueError: a malformed transcript line (file and line number named).
+        FileNotFoundError: a transcript line whose FLAC file is missing.
+    """
+    subset_dir = Path(subset_dir)
+    transcripts = sorted(subset_dir.glob("*/*/*.trans.txt"))
+    utterances = []
+    for transcript in tqdm(transcripts, desc=f"reading {subset_dir.name}", unit="chapter"):
+        for line_number, line in enumerate(transcript.read_text().splitlines(), 1):
+            where = f"{transcript}, line {line_number}"
+            parts = line.strip().split(maxsplit=1)
+            if len(parts) != 2 or not parts[0].startswith(transcript.name[:-len(".trans.txt")]):
+                raise ValueError(f"{where}: expected '<utterance-id> TRANSCRIPT', got {line!r}.")
+            flac = transcript.parent / f"{parts[0]}.flac"
+            if not flac.is_file():
+                raise FileNotFoundError(f"{where}: audio file {flac} is missing.")
+            utterances.append({
+                "key": os.path.relpath(flac, description_dir),
+                "duration": round(soundfile.info(flac).duration, 4),
+                "text": normalize_transcript(parts[1], utterance=where)})
+    return utterances
+
+
+def download_librispeech(out_dir, subsets=tuple(LIBRISPEECH_SHA256), base_url=LIBRISPEECH_URL,
+                         sha256=LIBRISPEECH_SHA256):
+    """Download and unpack LibriSpeech subsets under ``out_dir/downloads``.
+
+    Archives are checked against ``sha256``; an archive already unpacked is not
+    fetched again. Returns the folder holding the subset folders.
+    """
+    import keras  # imported here: the other sub-commands do not need TensorFlow
+
+    root = Path(out_dir) / "downloads"
+    for subset in subsets:
+        if not (root / f"{subset}_extracted" / "LibriSpeech" / subset).is_dir():
+            keras.utils.get_file(f"{subset}.tar.gz", origin=f"{base_url}{subset}.tar.gz",
+                                 file_hash=sha256[subset], extract=True,
+                                 cache_dir=str(out_dir), cache_subdir="downloads")
+    return root
+
+
+def build_librispeech_corpus(source=None, out_dir=DATA_DIR / "librispeech", **download_args):
+    """Write ``train_corpus.json`` (dev-clean) and ``valid_corpus.json`` (test-clean).
+
+    ``source`` is an extracted folder holding ``dev-clean/`` and/or ``test-clean/``
+    (or ``LibriSpeech/`` with them). Without it, both archives are downloaded.
+    A missing subset is reported and skipped; the other is still written.
+
+    Returns:
+        The list of description files written or found up to date.
+    """
+    out_dir = Path(out_dir)
+    if source is None:
+        root = download_librispeech(out_dir, **download_args)
+        subset_dirs = {s: root / f"{s}_extracted" / "LibriSpeech" / s for s in LIBRISPEECH_SHA256}
+    else:
+        source = Path(source)
+        if (source / "LibriSpeech").is_dir():
+            source = source / "LibriSpeech"
+        subset_dirs = {s: source / s for s in LIBRISPEECH_SHA256}
+    written = []
+    for name, subset in LIBRISPEECH_SPLITS.items():
+        subset_dir, description = subset_dirs[subset], out_dir / name
+        if not subset_dir.is_dir():
+            print(f"LibriSpeech {subset} not found at {subset_dir}: {name} not written. "
+                  f"Extract {subset}.tar.gz there or run without --source to download it.",
+                  file=sys.stderr)
+            continue
+        transcripts = list(subset_dir.glob("*/*/*.trans.txt"))
+        if description.is_file() and transcripts and description.stat().st_mtime >= max(
+                path.stat().st_mtime for path in transcripts):
+            print(f"{description} is up to date")
+        else:
+            utterances = librispeech_utterances(subset_dir, out_dir)
+            write_description_file(description, utterances)
+            hours = sum(u["duration"] for u in utterances) / 3600
+            print(f"wrote {description}: {len(utterances)} utterances, {hours:.1f} h")
+        written.append(description)
+    if not written:
+        raise FileNotFoundError(f"neither dev-clean nor test-clean found under {source}.")
+    return written
+
+
+# ---------------------------------------------------------------------------- CLI
+
+def main(argv=None):
+    """Command-line entry point; see the module docstring."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[1],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    fsdd = commands.add_parser("fsdd", help="find (or download) and check FSDD")
+    fsdd.add_argument("--source", help="FSDD folder (default: $FSDD_DIR, else download)")
+    fsdd.add_argument("--out", default=DATA_DIR / "fsdd", type=Path, help="download folder")
+    digits = commands.add_parser("digits", help="build the digit-string corpus")
+    digits.add_argument("--fsdd", help="FSDD folder (default: $FSDD_DIR, else download)")
+    digits.add_argument("--out", default=DATA_DIR / "digits", type=Path)
+    digits.add_argument("--fsdd-out", default=DATA_DIR / "fsdd", type=Path,
+                        help="where FSDD is downloaded if it is not found")
+    digits.add_argument("--train-size", type=int, default=1600)
+    digits.add_argument("--valid-size", type=int, default=320)
+    digits.add_argument("--max-digits", type=int, default=7)
+    digits.add_argument("--seed", type=int, default=0)
+    libri = commands.add_parser("librispeech", help="describe LibriSpeech dev-clean/test-clean")
+    libri.add_argument("--source", help="extracted LibriSpeech folder (default: download)")
+    libri.add_argument("--out", default=DATA_DIR / "librispeech", type=Path)
+    args = parser.parse_args(argv)
+
+    if args.command == "fsdd":
+        print(f"FSDD: 3000 recordings checked in {find_fsdd(args.source, args.out)}")
+    elif args.command == "digits":
+        build_digit_corpus(find_fsdd(args.fsdd, args.fsdd_out), args.out, args.train_size,
+                           args.valid_size, args.max_digits, args.seed)
+    else:
+        build_librispeech_corpus(args.source, args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,164 @@
+"""Audio loading, features and text encoding: the first stage of the pipeline.
+
+Everything here works on one utterance at a time and is pure NumPy, so it can
+be tested and timed on its own.  Features are time-major: shape
+``(frames, features)`` with one frame every ``step`` milliseconds.
+"""
+
+import warnings
+from pathlib import Path
+
+import librosa
+import numpy as np
+import soundfile
+from numpy.lib.stride_tricks import sliding_window_view
+from python_speech_features import mfcc
+
+from char_map import char_map, index_map
+
+PROJECT_DIR = Path(__file__).resolve().parent
+DATA_DIR = PROJECT_DIR / "data"  # corpora, downloads and feature caches (not in git)
+RESULTS_DIR = PROJECT_DIR / "results"  # histories, weights records, summaries
+
+
+def load_audio(path, sample_rate=None):
+    """Read an audio file as mono float32 samples in [-1, 1].
+
+    Args:
+        path: a WAV, FLAC or any other file that libsndfile reads.
+        sample_rate: the rate in Hz the caller wants; the audio is resampled
+            to it when the file has another one. ``None`` keeps the file's rate.
+
+    Returns:
+        ``(samples, rate)``: samples of shape ``(num_samples,)`` and the rate
+        in Hz. Multi-channel audio is mixed down by averaging the channels.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: the file cannot be decoded, is truncated or holds no samples.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"audio file not found: {path}. Re-create the corpus with "
+            "`python prepare_data.py ...` or fix the path in the description file.")
+    try:
+        with soundfile.SoundFile(path) as audio_file:
+            expected_frames = audio_file.frames
+            rate = audio_file.samplerate
+            samples = audio_file.read(dtype="float32", always_2d=True)
+    except (soundfile.LibsndfileError, RuntimeError, EOFError) as error:
+        raise ValueError(f"cannot read audio file {path}: {error}. "
+                         "The file is damaged or not audio; replace it.") from error
+    if len(samples) < expected_frames:
+        raise ValueError(f"audio file {path} is truncated: its header announces "
+                         f"{expected_frames} samples but only {len(samples)} could be read.")
+    if len(samples) == 0:
+        raise ValueError(f"audio file {path} holds no samples.")
+    samples = samples.mean(axis=1)
+    if sample_rate is not None and rate != sample_rate:
+        warnings.warn(f"{path}: resampled from {rate} Hz to {sample_rate} Hz.", stacklevel=2)
+        samples = librosa.resample(samples, orig_sr=rate, target_sr=sample_rate)
+        rate = sample_rate
+    return samples.astype(np.float32), rate
+
+
+def spectrogram_dim(sample_rate, window=20, max_freq=None):
+    """Number of frequency bins the spectrogram keeps: 161 at 16 kHz, 81 at 8 kHz."""
+    max_freq = sample_rate / 2 if max_freq is None else max_freq
+    return int(0.001 * window * max_freq) + 1
+
+
+def spectrogram(samples, sample_rate, step=10, window=20, max_freq=None, eps=1e-14):
+    """Log power spectral density of Hann-windowed frames.
+
+    Args:
+        samples: mono audio, shape ``(num_samples,)``.
+        sample_rate: in Hz.
+        step: hop between frames in milliseconds.
+        window: frame length in milliseconds.
+        max_freq: highest frequency kept, in Hz; defaults to the Nyquist frequency.
+        eps: added before the logarithm so silence stays finite.
+
+    Returns:
+        float32 array of shape ``(frames, spectrogram_dim(...))`` with
+        ``frames = (num_samples - window_samples) // step_samples + 1``.
+    """
+    max_freq = sample_rate / 2 if max_freq is None else max_freq
+    if step > window:
+        raise ValueError(f"step ({step} ms) must not exceed window ({window} ms).")
+    if max_freq > sample_rate / 2:
+        raise ValueError(f"max_freq {max_freq} Hz is above the Nyquist frequency "
+                         f"{sample_rate / 2} Hz of {sample_rate} Hz audio.")
+    hop = int(0.001 * step * sample_rate)
+    width = int(0.001 * window * sample_rate)
+    if len(samples) < width:
+        raise ValueError(f"{len(samples)} samples are shorter than one {window} ms window.")
+    hann = np.hanning(width).astype(np.float32)
+    frames = sliding_window_view(np.asarray(samples, np.float32), width)[::hop]
+    spectrum = np.fft.rfft(frames * hann, axis=1)
+    power = spectrum.real ** 2 + spectrum.imag ** 2
+    # One-sided density: every bin but DC (and Nyquist, for an even width) carries
+    # the energy of its negative-frequency twin.
+    power[:, 1:(width + 1) // 2] *= 2.0
+    power /= (hann ** 2).sum() * sample_rate
+    bins = spectrogram_dim(sample_rate, window, max_freq)
+    return np.log(power[:, :bins] + eps).astype(np.float32)
+
+
+def mfcc_features(samples, sample_rate, mfcc_dim=13, step=10, window=25):
+    """Mel-frequency cepstral coefficients (python_speech_features).
+
+    Returns:
+        float32 array of shape ``(frames, mfcc_dim)``, one frame every ``step`` ms
+        over ``window`` ms (25 ms, the library's default).
+    """
+    width = int(0.001 * window * sample_rate)
+    nfft = 1 << max(width - 1, 1).bit_length()  # next power of two >= width
+    return mfcc(samples, samplerate=sample_rate, winlen=0.001 * window,
+                winstep=0.001 * step, numcep=mfcc_dim, nfft=nfft).astype(np.float32)
+
+
+def normalize_transcript(text, utterance="transcript"):
+    """Lower-case ``text`` and collapse white space; reject characters outside the alphabet.
+
+    Raises:
+        ValueError: naming ``utterance`` and the characters that cannot be encoded.
+    """
+    text = " ".join(str(text).lower().split())
+    unknown = sorted(set(text) - set(char_map))
+    if unknown:
+        raise ValueError(f"{utterance}: the transcript {text!r} contains {unknown}, which "
+                         "are not in the alphabet (apostrophe, space, a-z). Spell numbers "
+                         "and symbols out as words.")
+    return text
+
+
+def text_to_int_sequence(text):
+    """Encode a normalised transcript as character indices (0-27)."""
+    return [char_map[char] for char in text]
+
+
+def int_sequence_to_text(sequence):
+    """Decode character indices (0-27) to text; anything else (blank, padding) is dropped."""
+    return "".join(index_map[int(i)] for i in sequence if int(i) in index_map)
+
+
+def cnn_output_length(input_length, filter_size, border_mode, stride, dilation=1):
+    """Frames out of a 1-D convolution for ``input_length`` frames in.
+
+    Works on Python ints, NumPy arrays and backend tensors alike.
+
+    Args:
+        filter_size: kernel size in frames.
+        border_mode: ``'same'`` or ``'valid'`` (``'causal'`` behaves as ``'same'``).
+        stride: step of the convolution in frames.
+        dilation: dilation rate of the kernel.
+    """
+    if input_length is None:
+        return None
+    if border_mode not in ("same", "valid", "causal"):
+        raise ValueError(f"border_mode must be 'same', 'valid' or 'causal', not {border_mode!r}.")
+    if border_mode == "valid":
+        input_length = input_length - (filter_size - 1) * dilation
+    return (input_length + stride - 1) // stride
