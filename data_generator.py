@@ -105,7 +105,7 @@ class Featurizer:
         except ValueError as error:
             raise ValueError(f"{audio_path}: {error}") from error
 
-    def corpus_features(self, audio_paths, cache_dir=CACHE_DIR):
+    def corpus_features(self, audio_paths):
         """Features of many files, computed once and then read from the caches.
 
         The cache is keyed by the feature settings and by each file's path, size
@@ -118,7 +118,7 @@ class Featurizer:
         for path in audio_paths:
             stat = Path(path).stat()
             key.update(f"{path}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
-        cache_file = Path(cache_dir) / f"features-{key.hexdigest()[:24]}.npz"
+        cache_file = CACHE_DIR / f"features-{key.hexdigest()[:24]}.npz"
         if cache_file.name in _memory_cache:
             return _memory_cache[cache_file.name]
         if cache_file.is_file():
@@ -141,9 +141,9 @@ class CTCBatches(keras.utils.PyDataset):
 
     Each item is ``(inputs, zeros)`` where ``inputs`` holds
     ``the_input`` (batch, frames, input_dim) float32, ``the_labels`` (batch,
-    max_label) int32, ``input_length`` and ``label_length`` (batch, 1) int32.
-    Frames and labels are padded up to a multiple of ``pad_to`` so that only a
-    few distinct shapes reach the compiled train step.
+    longest transcript in the corpus) int32, ``input_length`` and
+    ``label_length`` (batch, 1) int32. Frames are padded up to a multiple of
+    ``pad_to`` so that only a few distinct shapes reach the compiled train step.
 
     With ``shuffle``, utterances are drawn in random pools of 50 batches, sorted
     by length within a pool and cut into batches whose order is shuffled, anew
@@ -155,13 +155,23 @@ class CTCBatches(keras.utils.PyDataset):
                  pad_to=16, seed=0, **kwargs):
         super().__init__(**kwargs)
         self.features = features
-        self.labels = [np.array(text_to_int_sequence(text), np.int32) for text in texts]
+        self.label_lengths = np.array([len(text) for text in texts], np.int32)
+        self.labels = pad_batch([np.array(text_to_int_sequence(text), np.int32)
+                                 for text in texts], pad_to)
         self.lengths = np.array([len(f) for f in features])
         self.batch_size, self.shuffle, self.pad_to = batch_size, shuffle, pad_to
         self.rng = np.random.default_rng(seed)
         self.batches = self._sorted_batches(np.argsort(self.lengths, kind="stable"))
         if shuffle and not sort_by_duration:
             self.on_epoch_end()
+        # Keras fixes the batch signature from the first two batches: any frame
+        # count they share would be taken for a constant. Serving the shortest
+        # and the longest batch first keeps the time axis variable.
+        longest = [self.lengths[batch].max() for batch in self.batches]
+        first, second = int(np.argmin(longest)), int(np.argmax(longest))
+        if first != second:
+            self.batches = [self.batches[first], self.batches[second]] + [
+                batch for i, batch in enumerate(self.batches) if i not in (first, second)]
 
     def _sorted_batches(self, order):
         return [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
@@ -180,22 +190,38 @@ class CTCBatches(keras.utils.PyDataset):
     def __len__(self):
         return len(self.batches)
 
-    def _padded(self, length):
-        return -(-length // self.pad_to) * self.pad_to
-
     def __getitem__(self, index):
         members = self.batches[index]
-        frames = self._padded(self.lengths[members].max())
-        label_lengths = np.array([len(self.labels[i]) for i in members], np.int32)
-        inputs = np.zeros((len(members), frames, self.features[0].shape[1]), np.float32)
-        labels = np.zeros((len(members), self._padded(label_lengths.max())), np.int32)
-        for row, i in enumerate(members):
-            inputs[row, :self.lengths[i]] = self.features[i]
-            labels[row, :label_lengths[row]] = self.labels[i]
-        return ({"the_input": inputs, "the_labels": labels,
+        return ({"the_input": pad_batch([self.features[i] for i in members], self.pad_to),
+                 "the_labels": self.labels[members],
                  "input_length": self.lengths[members].astype(np.int32)[:, None],
-                 "label_length": label_lengths[:, None]},
+                 "label_length": self.label_lengths[members][:, None]},
                 np.zeros(len(members), np.float32))
+
+
+def pad_batch(sequences, pad_to=16):
+    """Stack sequences of different lengths, zero-padded at the end.
+
+    Args:
+        sequences: arrays of shape ``(length_i, ...)`` with equal trailing shapes.
+        pad_to: the padded length is the longest length rounded up to a multiple
+            of this, so that few distinct shapes reach a compiled model.
+
+    Returns:
+        Array of shape ``(len(sequences), padded_length, ...)``, the first
+        sequence's dtype.
+    """
+    longest = max(len(s) for s in sequences)
+    batch = np.zeros((len(sequences), -(-longest // pad_to) * pad_to, *sequences[0].shape[1:]),
+                     sequences[0].dtype)
+    for row, sequence in enumerate(sequences):
+        batch[row, :len(sequence)] = sequence
+    return batch
+
+
+def normalize(features, mean, std, eps=1e-14):
+    """``(features - mean) / std`` per feature dimension, as float32."""
+    return ((features - mean) / (std + eps)).astype(np.float32)
 
 
 class AudioGenerator:
@@ -209,7 +235,6 @@ class AudioGenerator:
         max_duration: longer utterances (seconds) are skipped.
         sort_by_duration: first training epoch in order of length.
         step, window, max_freq: spectrogram settings (ms, ms, Hz).
-        cache_dir: folder of the on-disk feature cache.
         seed: seed of the batch shuffling.
 
     Attributes:
@@ -221,7 +246,7 @@ class AudioGenerator:
     def __init__(self, train_json=DIGITS_TRAIN_JSON, valid_json=DIGITS_VALID_JSON,
                  spectrogram=True, mfcc_dim=13, minibatch_size=20, max_duration=10.0,
                  sort_by_duration=False, step=10, window=20, max_freq=None,
-                 cache_dir=CACHE_DIR, seed=0):
+                 seed=0):
         self.train = load_description_file(train_json, max_duration)
         if not self.train:
             raise ValueError(f"{train_json} lists no utterance of at most {max_duration} s.")
@@ -229,23 +254,23 @@ class AudioGenerator:
         self.featurizer = Featurizer(soundfile.info(self.train[0]["key"]).samplerate,
                                      spectrogram, mfcc_dim, step, window, max_freq)
         self.minibatch_size, self.sort_by_duration = minibatch_size, sort_by_duration
-        self.cache_dir, self.seed = cache_dir, seed
-        train_features = self.featurizer.corpus_features([u["key"] for u in self.train], cache_dir)
+        self.seed = seed
+        train_features = self.featurizer.corpus_features([u["key"] for u in self.train])
         frames = np.concatenate(train_features)
         self.feats_mean = frames.mean(axis=0)
         self.feats_std = frames.std(axis=0)
         self.train_features = [self.normalize(f) for f in train_features]
         self.valid_features = [self.normalize(f) for f in self.featurizer.corpus_features(
-            [u["key"] for u in self.valid], cache_dir)] if self.valid else []
+            [u["key"] for u in self.valid])] if self.valid else []
 
     @property
     def input_dim(self):
         """Features per frame (161 for 16 kHz spectrograms, 81 for 8 kHz, 13 for MFCC)."""
         return self.featurizer.input_dim
 
-    def normalize(self, features, eps=1e-14):
-        """Scale ``(frames, input_dim)`` features to zero mean, unit variance per dimension."""
-        return ((features - self.feats_mean) / (self.feats_std + eps)).astype(np.float32)
+    def normalize(self, features):
+        """Scale ``(frames, input_dim)`` features with the training set's mean and std."""
+        return normalize(features, self.feats_mean, self.feats_std)
 
     def featurize(self, audio_path):
         """Normalised features of any audio file, shape ``(frames, input_dim)``."""

@@ -87,20 +87,22 @@ def check_fsdd(recordings):
         except (soundfile.LibsndfileError, RuntimeError) as error:
             raise ValueError(f"FSDD recording {path} cannot be read ({error}); "
                              "replace it with a fresh copy.") from error
-        if info.frames == 0:
-            raise ValueError(f"FSDD recording {path} is empty; replace it with a fresh copy.")
+        if info.frames == 0 or "(should be" in info.extra_info:  # libsndfile's truncation note
+            raise ValueError(f"FSDD recording {path} is empty or truncated; replace it with "
+                             "a fresh copy.")
     return paths
 
 
-def download_fsdd(out_dir, url=FSDD_URL):
-    """Download and unpack the FSDD archive into ``out_dir``; return its recordings folder."""
+def download_fsdd(out_dir):
+    """Download and unpack the FSDD archive (``FSDD_URL``) into ``out_dir``; return its recordings folder."""
     import keras  # imported here: the other sub-commands do not need TensorFlow
 
-    extracted = Path(keras.utils.get_file("fsdd.zip", origin=url, extract=True,
+    Path(out_dir).mkdir(parents=True, exist_ok=True)  # get_file falls back to /tmp otherwise
+    extracted = Path(keras.utils.get_file("fsdd.zip", origin=FSDD_URL, extract=True,
                                           cache_dir=str(out_dir), cache_subdir="downloads"))
     found = sorted(extracted.glob("*/recordings")) + sorted(extracted.glob("recordings"))
     if not found:
-        raise ValueError(f"the archive from {url} has no 'recordings' folder ({extracted}).")
+        raise ValueError(f"the archive from {FSDD_URL} has no 'recordings' folder ({extracted}).")
     return found[0]
 
 
@@ -272,6 +274,7 @@ def download_librispeech(out_dir, subsets=tuple(LIBRISPEECH_SHA256), base_url=LI
     import keras  # imported here: the other sub-commands do not need TensorFlow
 
     root = Path(out_dir) / "downloads"
+    root.mkdir(parents=True, exist_ok=True)  # get_file falls back to /tmp otherwise
     for subset in subsets:
         if not (root / f"{subset}_extracted" / "LibriSpeech" / subset).is_dir():
             keras.utils.get_file(f"{subset}.tar.gz", origin=f"{base_url}{subset}.tar.gz",

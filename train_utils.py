@@ -1,4 +1,390 @@
-"""Training, decoding and evaluation."""
+"""Training, decoding and evaluation.
+
+VUI track: ``add_ctc_loss`` wraps an acoustic model with the CTC loss,
+``train_model`` trains it on a corpus and keeps everything in ``results/`` (history
+pickle written every epoch, weights, a JSON record of how the model was made),
+``load_trained_model`` rebuilds a trained model from that record, and the decoding
+helpers turn its output into text and measure WER and CER.
+"""
+
+import json
+import math
+import os
+import pickle
+import platform
+import time
+from pathlib import Path
+
+import jiwer
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+import sample_models
+from char_map import BLANK_INDEX
+from data_generator import (DIGITS_TRAIN_JSON, DIGITS_VALID_JSON, AudioGenerator, Featurizer,
+                            load_description_file, normalize, pad_batch)
+from utils import PROJECT_DIR, RESULTS_DIR, int_sequence_to_text
+
+
+# ------------------------------------------------------------------------ CTC loss
+
+class CTCLoss(keras.layers.Layer):
+    """Per-utterance CTC loss of softmax outputs; the blank is index 28.
+
+    Called on ``[labels (batch, max_label) int, probabilities (batch, frames_out,
+    29), input_length (batch, 1) int, label_length (batch, 1) int]``; returns the
+    loss of each utterance, shape ``(batch,)``, in nats.
+    """
+
+    def __init__(self, output_length, **kwargs):
+        super().__init__(**kwargs)
+        self.output_length = output_length
+
+    def call(self, inputs):
+        labels, probabilities, input_length, label_length = inputs
+        output_length = self.output_length(ops.squeeze(input_length, -1))
+        # ctc_loss normalises its input with a log-softmax, which leaves
+        # log-probabilities unchanged.
+        log_probabilities = ops.log(probabilities + keras.config.epsilon())
+        return ops.ctc_loss(labels, log_probabilities, ops.squeeze(label_length, -1),
+                            output_length, mask_index=BLANK_INDEX)
+
+
+def add_ctc_loss(input_to_softmax):
+    """Wrap an acoustic model so that its output is the CTC loss of each utterance.
+
+    The returned model takes the four inputs served by ``CTCBatches``
+    (``the_input``, ``the_labels``, ``input_length``, ``label_length``) and outputs
+    ``ctc``, shape ``(batch,)``. Output frames come from ``input_to_softmax.output_length``.
+    """
+    labels = keras.Input(name="the_labels", shape=(None,), dtype="int32")
+    input_length = keras.Input(name="input_length", shape=(1,), dtype="int32")
+    label_length = keras.Input(name="label_length", shape=(1,), dtype="int32")
+    loss = CTCLoss(input_to_softmax.output_length, name="ctc")(
+        [labels, input_to_softmax.output, input_length, label_length])
+    return keras.Model([input_to_softmax.input, labels, input_length, label_length], loss,
+                       name=f"{input_to_softmax.name}_ctc")
+
+
+def ctc_output_loss(y_true, y_pred):
+    """Keras loss for ``add_ctc_loss`` models: the model's output already is the loss."""
+    return y_pred
+
+
+def default_optimizer():
+    """SGD, learning rate 0.02 with inverse time decay 1e-6 per step, Nesterov momentum 0.9, clipnorm 5."""
+    schedule = keras.optimizers.schedules.InverseTimeDecay(0.02, decay_steps=1, decay_rate=1e-6)
+    return keras.optimizers.SGD(schedule, momentum=0.9, nesterov=True, clipnorm=5)
+
+
+def check_label_lengths(input_to_softmax, utterances, features):
+    """Refuse utterances whose transcript cannot fit in the model's output frames.
+
+    CTC needs at least one output frame per character, plus one blank between two
+    equal characters in a row. Raises ``ValueError`` naming the first such utterance.
+    """
+    for utterance, feature in zip(utterances, features):
+        text = utterance["text"]
+        needed = len(text) + sum(a == b for a, b in zip(text, text[1:]))
+        frames = int(input_to_softmax.output_length(len(feature)))
+        if frames < needed:
+            raise ValueError(
+                f"{utterance['key']}: the transcript needs {needed} output frames "
+                f"({len(text)} characters) but {len(feature)} input frames give only {frames} "
+                f"with model {input_to_softmax.name}. Remove the utterance from the corpus or "
+                "use a model with less downsampling (a smaller conv stride).")
+
+
+# ------------------------------------------------------------------------ training
+
+class EpochRecorder(keras.callbacks.Callback):
+    """Writes the history pickle and the acoustic model's weights after every good epoch.
+
+    The pickle holds ``loss``, ``val_loss``, ``seconds`` (per epoch) and
+    ``learning_rate`` lists and the model's ``record``. A NaN or infinite batch loss
+    stops training before the epoch is recorded, so files keep the last good epoch.
+    """
+
+    def __init__(self, acoustic_model, pickle_file, weights_file, record):
+        super().__init__()
+        self.acoustic_model, self.record = acoustic_model, record
+        self.pickle_file, self.weights_file = Path(pickle_file), Path(weights_file)
+        self.history, self.bad_loss_at = {}, None
+
+    def on_train_begin(self, logs=None):
+        self.history = {"loss": [], "val_loss": [], "seconds": [], "learning_rate": []}
+        if self.pickle_file.is_file():  # resuming: keep the epochs already done
+            with open(self.pickle_file, "rb") as stream:
+                previous = pickle.load(stream)
+            if previous.get("record", {}).get("build") == self.record["build"]:
+                self.history.update({k: previous[k] for k in self.history})
+
+    def on_epoch_begin(self, epoch, logs=None):
+        for values in self.history.values():
+            del values[epoch:]
+        self.started = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if not math.isfinite(float(logs["loss"])):
+            self.bad_loss_at = (len(self.history["loss"]) + 1, batch + 1)
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.bad_loss_at:
+            return
+        self.history["loss"].append(float(logs["loss"]))
+        self.history["val_loss"].append(float(logs.get("val_loss", math.nan)))
+        self.history["seconds"].append(time.perf_counter() - self.started)
+        self.history["learning_rate"].append(float(self.model.optimizer.learning_rate))
+        self.acoustic_model.save_weights(self.weights_file)
+        partial = self.pickle_file.with_suffix(".partial")
+        with open(partial, "wb") as stream:
+            pickle.dump({**self.history, "record": self.record}, stream)
+        partial.replace(self.pickle_file)
+
+
+def _machine():
+    return f"{platform.machine()} {platform.processor() or 'CPU'}, {os.cpu_count()} cores"
+
+
+def _project_path(path):
+    path = Path(path).resolve()
+    return str(path.relative_to(PROJECT_DIR)) if path.is_relative_to(PROJECT_DIR) else str(path)
+
+
+def train_model(input_to_softmax, pickle_path, save_model_path, train_json=DIGITS_TRAIN_JSON,
+                valid_json=DIGITS_VALID_JSON, minibatch_size=20, spectrogram=True, mfcc_dim=13,
+                optimizer=None, epochs=20, verbose=1, sort_by_duration=False, max_duration=10.0):
+    """Train an acoustic model with CTC and keep its results in ``results/``.
+
+    Args:
+        input_to_softmax: a model from ``sample_models`` (it carries
+            ``output_length`` and ``build_args``), built with ``input_dim`` equal
+            to the corpus's feature dimension.
+        pickle_path: file name of the history pickle, e.g. ``'model_0.pickle'``.
+        save_model_path: file name of the weights, e.g. ``'model_0.weights.h5'``;
+            a JSON record of how the model was made is written beside it
+            (``'model_0.json'``).
+        train_json, valid_json: description files (default: the digit corpus).
+        minibatch_size: utterances per batch.
+        spectrogram, mfcc_dim: features (spectrogram, else ``mfcc_dim`` MFCCs).
+        optimizer: a Keras optimizer; ``None`` gives ``default_optimizer()``.
+        epochs: total epochs. An interrupted run resumes from its last finished
+            epoch when called again with the same arguments.
+        verbose: Keras progress display (0, 1 or 2).
+        sort_by_duration: first epoch in order of length.
+        max_duration: longer utterances (seconds) are skipped.
+
+    Returns:
+        The history dict also saved in the pickle.
+    """
+    if not str(save_model_path).endswith(".weights.h5"):
+        raise ValueError(f"save_model_path must end in '.weights.h5' (Keras 3 weight files), "
+                         f"got {save_model_path!r}.")
+    RESULTS_DIR.mkdir(exist_ok=True)
+    data = AudioGenerator(train_json, valid_json, spectrogram, mfcc_dim, minibatch_size,
+                          max_duration, sort_by_duration)
+    model_dim = input_to_softmax.input_shape[-1]
+    if model_dim != data.input_dim:
+        raise ValueError(f"{input_to_softmax.name} expects {model_dim} features per frame but "
+                         f"these features have {data.input_dim}: build it with "
+                         f"input_dim={data.input_dim}.")
+    check_label_lengths(input_to_softmax, data.train + data.valid,
+                        data.train_features + data.valid_features)
+    optimizer = optimizer or default_optimizer()
+    record = {
+        "model": input_to_softmax.name,
+        "build": dict(input_to_softmax.build_args),
+        "params": input_to_softmax.count_params(),
+        "features": data.featurizer.settings,
+        "feats_mean": data.feats_mean.tolist(),
+        "feats_std": data.feats_std.tolist(),
+        "train_json": _project_path(train_json),
+        "valid_json": _project_path(valid_json),
+        "train_utterances": len(data.train),
+        "valid_utterances": len(data.valid),
+        "max_duration": max_duration,
+        "minibatch_size": minibatch_size,
+        "epochs": epochs,
+        "optimizer": keras.optimizers.serialize(optimizer),
+        "machine": _machine(),
+        "versions": {"keras": keras.__version__, "tensorflow": tf.__version__},
+    }
+    weights_file = RESULTS_DIR / save_model_path
+    weights_file.with_name(weights_file.name.replace(".weights.h5", ".json")).write_text(
+        json.dumps(record, indent=1) + "\n")
+    recorder = EpochRecorder(input_to_softmax, RESULTS_DIR / pickle_path, weights_file, record)
+    backup = keras.callbacks.BackupAndRestore(
+        str(RESULTS_DIR / "checkpoints" / Path(save_model_path).name.replace(".weights.h5", "")))
+    model = add_ctc_loss(input_to_softmax)
+    model.compile(loss={"ctc": ctc_output_loss}, optimizer=optimizer)
+    model.fit(data.train_batches(), validation_data=data.valid_batches() if data.valid else None,
+              epochs=epochs, verbose=verbose, callbacks=[backup, recorder])
+    input_to_softmax.record = record
+    if recorder.bad_loss_at:
+        epoch, batch = recorder.bad_loss_at
+        kept = len(recorder.history["loss"])
+        if kept:
+            input_to_softmax.load_weights(weights_file)
+        print(f"Training stopped: the loss became NaN or infinite in epoch {epoch}, batch "
+              f"{batch}. The weights and history of the last good epoch ({kept}) are kept in "
+              f"{_project_path(weights_file)}. Lower the learning rate or clip gradients "
+              "(clipnorm) and train again.")
+    return recorder.history
+
+
+# ------------------------------------------------------------ reloading a model
+
+def _record_file(weights_path):
+    return RESULTS_DIR / Path(weights_path).name.replace(".weights.h5", ".json")
+
+
+def load_weights_checked(input_to_softmax, weights_path):
+    """Load ``results/<weights_path>`` into a model built with the same arguments.
+
+    Attaches the training record to ``input_to_softmax.record``.
+
+    Raises:
+        FileNotFoundError: no weights or record: train the model first.
+        ValueError: the model was built with other arguments (or for other
+            features) than the one trained; the differences are named.
+    """
+    weights_file, record_file = RESULTS_DIR / weights_path, _record_file(weights_path)
+    if not weights_file.is_file() or not record_file.is_file():
+        raise FileNotFoundError(f"{weights_file} or its record {record_file.name} is missing: "
+                                "train the model first with train_model(...).")
+    record = json.loads(record_file.read_text())
+    built, trained = dict(input_to_softmax.build_args), record["build"]
+    different = sorted(k for k in set(built) | set(trained) if built.get(k) != trained.get(k))
+    if different:
+        raise ValueError(
+            f"{weights_path} was trained on a model built as {trained['factory']}("
+            + ", ".join(f"{k}={trained.get(k)!r}" for k in different if k != "factory")
+            + f"), but this model is {built['factory']}("
+            + ", ".join(f"{k}={built.get(k)!r}" for k in different if k != "factory")
+            + "). Build it with the trained arguments, or use load_trained_model().")
+    input_to_softmax.load_weights(weights_file)
+    input_to_softmax.record = record
+    return input_to_softmax
+
+
+def load_trained_model(weights_path):
+    """Rebuild a trained model from its record in ``results/`` and load its weights."""
+    record_file = _record_file(weights_path)
+    if not record_file.is_file():
+        raise FileNotFoundError(f"{record_file} is missing: train the model first.")
+    build = dict(json.loads(record_file.read_text())["build"])
+    model = getattr(sample_models, build.pop("factory"))(**build)
+    return load_weights_checked(model, weights_path)
+
+
+# --------------------------------------------------------- decoding and scoring
+
+def greedy_decode(probabilities, output_lengths):
+    """Best-path CTC decoding.
+
+    Args:
+        probabilities: ``(batch, frames, 29)`` per-frame character probabilities.
+        output_lengths: ``(batch,)`` valid frames of each row.
+
+    Returns:
+        A list of ``batch`` strings: the most likely character per frame, repeats
+        merged, blanks removed.
+    """
+    decoded, _ = ops.ctc_decode(probabilities, np.asarray(output_lengths, np.int32),
+                                strategy="greedy", mask_index=BLANK_INDEX)
+    return [int_sequence_to_text(row) for row in ops.convert_to_numpy(decoded[0])]
+
+
+def predict_texts(input_to_softmax, features, batch_size=32):
+    """Transcribe normalised feature arrays ``(frames_i, input_dim)`` with greedy decoding.
+
+    Utterances are batched in order of length and padded, and the model is called
+    on the padded batches, so any mix of lengths works. Returns a list of strings
+    in the order of ``features``.
+    """
+    order = np.argsort([len(f) for f in features], kind="stable")
+    texts = [None] * len(features)
+    for start in range(0, len(order), batch_size):
+        members = order[start:start + batch_size]
+        # Calling the model (not predict_on_batch) keeps every batch's own frame count.
+        probabilities = input_to_softmax(pad_batch([features[i] for i in members]), training=False)
+        lengths = input_to_softmax.output_length(np.array([len(features[i]) for i in members]))
+        for i, text in zip(members, greedy_decode(probabilities, lengths)):
+            texts[i] = text
+    return texts
+
+
+def _featurize_normalized(record, audio_paths):
+    featurizer = Featurizer(**record["features"])
+    mean, std = np.array(record["feats_mean"]), np.array(record["feats_std"])
+    return [normalize(f, mean, std) for f in featurizer.corpus_features(audio_paths)]
+
+
+def _record_of(input_to_softmax):
+    record = getattr(input_to_softmax, "record", None)
+    if record is None:
+        raise ValueError(f"{input_to_softmax.name} has no training record: train it with "
+                         "train_model() or load it with load_trained_model().")
+    return record
+
+
+def transcribe(audio_path, input_to_softmax):
+    """Text of any audio file, decoded greedily by a trained model.
+
+    The audio is resampled to the model's corpus rate and featurised and
+    normalised exactly as its training data.
+    """
+    record = _record_of(input_to_softmax)
+    features = Featurizer(**record["features"])(audio_path)
+    mean, std = np.array(record["feats_mean"]), np.array(record["feats_std"])
+    return predict_texts(input_to_softmax, [normalize(features, mean, std)])[0]
+
+
+def evaluate_model(input_to_softmax, desc_file=None, max_duration=10.0):
+    """Word and character error rates of greedy decoding over a whole corpus.
+
+    Args:
+        input_to_softmax: a trained model (with its ``record``).
+        desc_file: description file; default: the model's validation corpus.
+
+    Returns:
+        dict with ``wer`` and ``cer`` (fractions), ``utterances``, and the
+        lists ``truths`` and ``predictions``.
+    """
+    record = _record_of(input_to_softmax)
+    desc_file = desc_file or PROJECT_DIR / record["valid_json"]
+    utterances = load_description_file(desc_file, max_duration)
+    features = _featurize_normalized(record, [u["key"] for u in utterances])
+    predictions = predict_texts(input_to_softmax, features)
+    truths = [u["text"] for u in utterances]
+    return {"wer": jiwer.wer(truths, predictions), "cer": jiwer.cer(truths, predictions),
+            "utterances": len(utterances), "truths": truths, "predictions": predictions}
+
+
+def get_predictions(index, partition, input_to_softmax, model_path):
+    """Print the true and the predicted transcription of one utterance; return its audio player.
+
+    Args:
+        index: position of the utterance in the corpus.
+        partition: ``'train'`` or ``'validation'``.
+        input_to_softmax: a model built with the same arguments as the trained one.
+        model_path: its weights file in ``results/``, e.g. ``'model_end.weights.h5'``.
+    """
+    from IPython.display import Audio
+
+    if partition not in ("train", "validation"):
+        raise ValueError(f"partition must be 'train' or 'validation', not {partition!r}.")
+    record = load_weights_checked(input_to_softmax, model_path).record
+    desc_file = PROJECT_DIR / record["train_json" if partition == "train" else "valid_json"]
+    utterance = load_description_file(desc_file, record["max_duration"])[index]
+    predicted = predict_texts(input_to_softmax,
+                              _featurize_normalized(record, [utterance["key"]]))[0]
+    print("-" * 80 + f"\nTrue transcription:\n{utterance['text']}\n" + "-" * 80
+          + f"\nPredicted transcription:\n{predicted}\n" + "-" * 80)
+    return Audio(utterance["key"])
 
 
 # ======================================================================

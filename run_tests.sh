@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Every test: the unit tests, then every notebook under nbval in quick mode (QUICK=1).
+# nbval compares only the cells marked NBVAL_CHECK_OUTPUT; the others must run without error.
+set -euo pipefail
+cd "$(dirname "$0")"
+export QUICK=1 TF_CPP_MIN_LOG_LEVEL=2 MPLBACKEND=Agg
+python3 -m pytest tests notebooks --nbval-lax -p no:cacheprovider "$@"

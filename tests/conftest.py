@@ -1,0 +1,48 @@
+"""Shared fixtures: the real FSDD copy, small real corpora, isolated caches and results."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import soundfile  # noqa: E402
+
+import data_generator  # noqa: E402
+import prepare_data  # noqa: E402
+import train_utils  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def fsdd_dir():
+    """FSDD's recordings folder ($FSDD_DIR or a previous download), checked."""
+    try:
+        return prepare_data.find_fsdd(download=False)
+    except FileNotFoundError as error:
+        pytest.fail(f"{error} The tests need FSDD (CI sets FSDD_DIR).")
+
+
+@pytest.fixture(scope="session")
+def digit_corpus(fsdd_dir, tmp_path_factory):
+    """A small real digit corpus: 60 training and 16 validation utterances."""
+    out = tmp_path_factory.mktemp("digits")
+    return prepare_data.build_digit_corpus(fsdd_dir, out, train_size=60, valid_size=16, seed=3)
+
+
+@pytest.fixture(autouse=True)
+def isolated_outputs(tmp_path, monkeypatch):
+    """Feature caches and results of each test go to its own temporary folder."""
+    monkeypatch.setattr(data_generator, "CACHE_DIR", tmp_path / "cache")
+    monkeypatch.setattr(train_utils, "RESULTS_DIR", tmp_path / "results")
+    data_generator._memory_cache.clear()
+    return tmp_path
+
+
+def write_tone(path, seconds=1.0, rate=16000, channels=1, frequency=440.0, subtype="PCM_16"):
+    """Write a sine tone; returns the mono samples written (before quantisation)."""
+    t = np.arange(int(seconds * rate)) / rate
+    tone = 0.5 * np.sin(2 * np.pi * frequency * t)
+    data = np.stack([tone] * channels, axis=1) if channels > 1 else tone
+    soundfile.write(path, data, rate, subtype=subtype)
+    return tone

@@ -1,0 +1,150 @@
+"""data_generator.py: description files, feature caches, CTC batches, plots."""
+
+import json
+
+import matplotlib
+import numpy as np
+import pytest
+
+import data_generator
+from conftest import write_tone
+from data_generator import AudioGenerator, load_description_file, pad_batch
+from prepare_data import DIGIT_WORDS
+from utils import int_sequence_to_text
+
+
+def write_description(path, lines):
+    path.write_text("".join(line if isinstance(line, str) else json.dumps(line) + "\n"
+                            for line in lines))
+    return path
+
+
+def test_description_file_resolves_keys_skips_long_clips_and_normalises(tmp_path):
+    write_tone(tmp_path / "a.wav", 1.0)
+    write_tone(tmp_path / "b.wav", 2.0)
+    corpus = write_description(tmp_path / "c.json", [
+        {"key": "a.wav", "duration": 1.0, "text": "Hello  World"},
+        {"key": "b.wav", "duration": 12.0, "text": "too long"}])
+    utterances = load_description_file(corpus, max_duration=10.0)
+    assert utterances == [{"key": str(tmp_path / "a.wav"), "duration": 1.0, "text": "hello world"}]
+
+
+@pytest.mark.parametrize("bad_line", [
+    "{not json}\n", json.dumps({"key": "a.wav", "text": "x"}) + "\n",
+    json.dumps({"key": "a.wav", "duration": "long", "text": "x"}) + "\n"])
+def test_malformed_description_line_is_named_by_number(tmp_path, bad_line):
+    write_tone(tmp_path / "a.wav")
+    good = {"key": "a.wav", "duration": 1.0, "text": "fine"}
+    corpus = write_description(tmp_path / "c.json", [good, good, bad_line])
+    with pytest.raises(ValueError, match=r"c.json, line 3: expected a JSON object"):
+        load_description_file(corpus)
+
+
+def test_missing_audio_and_bad_characters_are_named(tmp_path):
+    corpus = write_description(tmp_path / "c.json", [{"key": "gone.wav", "duration": 1, "text": "x"}])
+    with pytest.raises(FileNotFoundError, match=r"gone.wav \(.*c.json, line 1\)"):
+        load_description_file(corpus)
+    write_tone(tmp_path / "a.wav")
+    corpus = write_description(tmp_path / "c.json", [{"key": "a.wav", "duration": 1, "text": "4 you"}])
+    with pytest.raises(ValueError, match=r"c.json, line 1: the transcript '4 you' contains \['4'\]"):
+        load_description_file(corpus)
+    with pytest.raises(FileNotFoundError, match="prepare_data.py digits"):
+        load_description_file(tmp_path / "none.json")
+
+
+def test_generator_features_normalisation_and_input_dim(digit_corpus):
+    data = AudioGenerator(*digit_corpus)
+    assert data.input_dim == 81 and len(data.train) == 60 and len(data.valid) == 16
+    frames = np.concatenate(data.train_features)
+    np.testing.assert_allclose(frames.mean(axis=0), 0, atol=1e-3)
+    np.testing.assert_allclose(frames.std(axis=0), 1, atol=1e-3)
+    first = data.train[0]
+    assert len(data.train_features[0]) == (round(first["duration"] * 8000) - 160) // 80 + 1
+    assert AudioGenerator(*digit_corpus, spectrogram=False).input_dim == 13
+    assert AudioGenerator(*digit_corpus, spectrogram=False, mfcc_dim=20).input_dim == 20
+
+
+def test_features_are_cached_on_disk_and_reused(digit_corpus, monkeypatch):
+    AudioGenerator(*digit_corpus)
+    assert len(list(data_generator.CACHE_DIR.glob("features-*.npz"))) == 2
+    data_generator._memory_cache.clear()
+
+    def no_recomputation(self, path):
+        raise AssertionError(f"features of {path} recomputed")
+    monkeypatch.setattr(data_generator.Featurizer, "__call__", no_recomputation)
+    reloaded = AudioGenerator(*digit_corpus)
+    assert len(reloaded.train_features) == 60
+
+
+def test_other_sample_rate_is_resampled_with_a_warning(digit_corpus, tmp_path):
+    lines = [json.loads(line) for line in digit_corpus[1].read_text().splitlines()][:3]
+    for line in lines:
+        line["key"] = str(digit_corpus[1].parent / line["key"])
+    write_tone(tmp_path / "fast.wav", 1.0, rate=16000)
+    lines.append({"key": str(tmp_path / "fast.wav"), "duration": 1.0, "text": "one"})
+    corpus = write_description(tmp_path / "valid.json", lines)
+    with pytest.warns(UserWarning, match="fast.wav: resampled from 16000 Hz to 8000 Hz"):
+        data = AudioGenerator(digit_corpus[0], corpus)
+    assert data.valid_features[-1].shape == (99, 81)
+
+
+def test_batches_are_padded_bucketed_and_complete(digit_corpus):
+    data = AudioGenerator(*digit_corpus, minibatch_size=8)
+    batches = data.train_batches()
+    assert len(batches) == 8
+    seen, max_label = [], max(len(u["text"]) for u in data.train)
+    for index in range(len(batches)):
+        inputs, targets = batches[index]
+        members = batches.batches[index]
+        seen += list(members)
+        x, lengths = inputs["the_input"], inputs["input_length"][:, 0]
+        assert x.dtype == np.float32 and x.shape[1] % 16 == 0 and x.shape[1] - lengths.max() < 16
+        assert inputs["the_labels"].shape == (len(members), -(-max_label // 16) * 16)
+        assert targets.shape == (len(members),)
+        for row, i in enumerate(members):
+            assert np.array_equal(x[row, :lengths[row]], data.train_features[i])
+            assert not x[row, lengths[row]:].any()
+            text = data.train[i]["text"]
+            assert inputs["label_length"][row, 0] == len(text)
+            assert int_sequence_to_text(inputs["the_labels"][row, :len(text)]) == text
+    assert sorted(seen) == list(range(60))
+    longest = [batches.lengths[b].max() for b in batches.batches]
+    assert longest[0] == min(longest) and longest[1] == max(longest)
+    order_before = [list(b) for b in batches.batches]
+    batches.on_epoch_end()
+    assert [list(b) for b in batches.batches] != order_before
+    assert sorted(i for b in batches.batches for i in b) == list(range(60))
+
+
+def test_validation_batches_are_deterministic(digit_corpus):
+    data = AudioGenerator(*digit_corpus, minibatch_size=4)
+    first, second = data.valid_batches(), data.valid_batches()
+    assert [list(b) for b in first.batches] == [list(b) for b in second.batches]
+    first.on_epoch_end()
+    assert [list(b) for b in first.batches] == [list(b) for b in second.batches]
+
+
+def test_sort_by_duration_serves_the_first_epoch_by_length(digit_corpus):
+    batches = AudioGenerator(*digit_corpus, minibatch_size=8, sort_by_duration=True).train_batches()
+    longest = [batches.lengths[b].max() for b in batches.batches]
+    assert longest[0] == min(longest) and longest[2:] == sorted(longest[2:])
+
+
+def test_pad_batch():
+    batch = pad_batch([np.ones((3, 2)), np.ones((17, 2))], pad_to=16)
+    assert batch.shape == (2, 32, 2) and batch[0].sum() == 6 and batch[1].sum() == 34
+
+
+def test_visualisation_helpers(digit_corpus):
+    text, audio, mfcc, spectrogram, path = data_generator.vis_train_features(0, digit_corpus[0])
+    assert path.endswith("00000.wav") and text.split()[0] in DIGIT_WORDS
+    assert mfcc.shape[1] == 13 and spectrogram.shape[1] == 81 and len(audio) > 8000 * 0.2
+    matplotlib.use("Agg")
+    figures = [data_generator.plot_raw_audio(audio, 8000),
+               data_generator.plot_spectrogram_feature(spectrogram, max_freq=4000),
+               data_generator.plot_mfcc_feature(mfcc)]
+    for figure in figures:
+        ax = figure.axes[0]
+        assert ax.get_title() and ax.get_xlabel() == "time (s)" and ax.get_ylabel()
+    assert figures[1].axes[0].get_ylabel() == "frequency (Hz)" and len(figures[1].axes) == 2
+

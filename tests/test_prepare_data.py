@@ -1,0 +1,178 @@
+"""prepare_data.py: FSDD checks and download, the digit corpus, LibriSpeech."""
+
+import hashlib
+import io
+import json
+import tarfile
+import zipfile
+
+import numpy as np
+import pytest
+import soundfile
+
+import prepare_data
+from prepare_data import DIGIT_WORDS, parse_fsdd_name
+
+
+def read_lines(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_check_fsdd_accepts_the_real_dataset(fsdd_dir):
+    paths = prepare_data.check_fsdd(fsdd_dir)
+    assert len(paths) == 3000
+    assert parse_fsdd_name("7_jackson_32.wav") == (7, "jackson", 32)
+    assert parse_fsdd_name("7_jackson_50.wav") is None and parse_fsdd_name("x.wav") is None
+
+
+@pytest.fixture
+def fsdd_copy(fsdd_dir, tmp_path):
+    """A folder of links to the 3,000 real recordings, free to damage."""
+    copy = tmp_path / "recordings"
+    copy.mkdir()
+    for path in fsdd_dir.glob("*.wav"):
+        (copy / path.name).symlink_to(path)
+    return copy
+
+
+def test_check_fsdd_reports_missing_and_extra_files(fsdd_copy):
+    (fsdd_copy / "3_theo_7.wav").unlink()
+    (fsdd_copy / "3_bob_7.wav").symlink_to(fsdd_copy / "3_theo_8.wav")
+    with pytest.raises(ValueError, match=r"1 missing \(e.g. \['3_theo_7.wav'\]\), 1 unexpected"):
+        prepare_data.check_fsdd(fsdd_copy)
+
+
+def test_check_fsdd_reports_an_unreadable_recording(fsdd_copy):
+    (fsdd_copy / "0_george_0.wav").unlink()
+    (fsdd_copy / "0_george_0.wav").write_bytes(b"RIFF broken")
+    with pytest.raises(ValueError, match="0_george_0.wav cannot be read"):
+        prepare_data.check_fsdd(fsdd_copy)
+
+
+def test_find_fsdd_prefers_source_then_environment(fsdd_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("FSDD_DIR", str(tmp_path / "nowhere"))
+    assert prepare_data.find_fsdd(fsdd_dir.parent, download=False) == fsdd_dir
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        prepare_data.find_fsdd(download=False)
+    monkeypatch.delenv("FSDD_DIR")
+    with pytest.raises(FileNotFoundError, match="FSDD not found"):
+        prepare_data.find_fsdd(out_dir=tmp_path, download=False)
+
+
+def test_fsdd_download_from_an_archive_in_githubs_layout(fsdd_dir, tmp_path, monkeypatch):
+    archive = tmp_path / "fsdd-master.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        for path in sorted(fsdd_dir.glob("*.wav")):
+            bundle.write(path, f"free-spoken-digit-dataset-master/recordings/{path.name}")
+    monkeypatch.delenv("FSDD_DIR", raising=False)
+    monkeypatch.setattr(prepare_data, "FSDD_URL", archive.as_uri())
+    found = prepare_data.find_fsdd(out_dir=tmp_path / "out")
+    assert found.name == "recordings" and len(list(found.glob("*.wav"))) == 3000
+    assert prepare_data.find_fsdd(out_dir=tmp_path / "out", download=False) == found
+
+
+def test_digit_corpus_is_deterministic_and_consistent(fsdd_dir, digit_corpus, tmp_path):
+    train_json, valid_json = digit_corpus
+    again = prepare_data.build_digit_corpus(fsdd_dir, tmp_path / "again", 60, 16, seed=3)
+    assert again[0].read_text() == train_json.read_text()
+    first = read_lines(train_json)
+    for line in first[:10]:
+        assert (again[0].parent / line["key"]).read_bytes() == \
+            (train_json.parent / line["key"]).read_bytes()
+    splits = {}
+    for name, path in (("train", train_json), ("valid", valid_json)):
+        lines = read_lines(path)
+        splits[name] = {source for line in lines for source in line["sources"]}
+        for line in lines:
+            parsed = [parse_fsdd_name(source) for source in line["sources"]]
+            assert line["text"] == " ".join(DIGIT_WORDS[digit] for digit, _, _ in parsed)
+            assert 1 <= len(parsed) <= 7 and len({speaker for _, speaker, _ in parsed}) == 1
+            takes = {take for _, _, take in parsed}
+            assert takes <= (set(range(5)) if name == "valid" else set(range(5, 50)))
+            samples, rate = soundfile.read(path.parent / line["key"])
+            assert rate == 8000 and abs(len(samples) / rate - line["duration"]) < 1e-3
+            assert np.abs(samples).max() <= 1.0
+    assert not splits["train"] & splits["valid"]
+    other_seed = prepare_data.build_digit_corpus(fsdd_dir, tmp_path / "seed4", 60, 16, seed=4)
+    assert other_seed[0].read_text() != train_json.read_text()
+
+
+def test_digit_corpus_is_not_rebuilt_when_up_to_date(fsdd_dir, tmp_path, capsys):
+    train_json, _ = prepare_data.build_digit_corpus(fsdd_dir, tmp_path, 8, 4)
+    stamp = train_json.stat().st_mtime_ns
+    prepare_data.build_digit_corpus(fsdd_dir, tmp_path, 8, 4)
+    assert train_json.stat().st_mtime_ns == stamp and "up to date" in capsys.readouterr().out
+    (tmp_path / "train" / "00003.wav").unlink()
+    prepare_data.build_digit_corpus(fsdd_dir, tmp_path, 8, 4)
+    assert (tmp_path / "train" / "00003.wav").is_file()
+
+
+def write_librispeech(root, subset, chapters=((174, 50561), (84, 121123))):
+    """A LibriSpeech subset in its exact layout: FLAC files and one .trans.txt per chapter."""
+    rng = np.random.default_rng(0)
+    texts = []
+    for speaker, chapter in chapters:
+        folder = root / "LibriSpeech" / subset / str(speaker) / str(chapter)
+        folder.mkdir(parents=True)
+        lines = []
+        for utterance in range(2):
+            key = f"{speaker}-{chapter}-{utterance:04d}"
+            seconds = 0.5 + utterance
+            soundfile.write(folder / f"{key}.flac", rng.uniform(-0.3, 0.3, int(16000 * seconds)),
+                            16000, subtype="PCM_16")
+            text = f"HER FATHER'S {subset.upper().replace('-', ' ')} NUMBER {utterance}".replace(
+                "0", "ZERO").replace("1", "ONE")
+            lines.append(f"{key} {text}")
+            texts.append(text.lower())
+        (folder / f"{speaker}-{chapter}.trans.txt").write_text("\n".join(lines) + "\n")
+    return texts
+
+
+def test_librispeech_corpus_from_an_extracted_folder(tmp_path):
+    train_texts = write_librispeech(tmp_path / "src", "dev-clean")
+    valid_texts = write_librispeech(tmp_path / "src", "test-clean", chapters=((1089, 134686),))
+    written = prepare_data.build_librispeech_corpus(tmp_path / "src", tmp_path / "out")
+    assert [p.name for p in written] == ["train_corpus.json", "valid_corpus.json"]
+    train = read_lines(tmp_path / "out" / "train_corpus.json")
+    assert [line["text"] for line in train] == train_texts
+    assert [line["duration"] for line in train] == [0.5, 1.5, 0.5, 1.5]
+    assert (tmp_path / "out" / train[0]["key"]).resolve() == (
+        tmp_path / "src/LibriSpeech/dev-clean/174/50561/174-50561-0000.flac")
+    assert len(read_lines(tmp_path / "out" / "valid_corpus.json")) == len(valid_texts)
+
+
+def test_librispeech_missing_subset_is_reported_and_the_other_written(tmp_path, capsys):
+    write_librispeech(tmp_path / "src", "dev-clean")
+    written = prepare_data.build_librispeech_corpus(tmp_path / "src" / "LibriSpeech", tmp_path)
+    assert [p.name for p in written] == ["train_corpus.json"]
+    assert "test-clean not found" in capsys.readouterr().err
+    with pytest.raises(FileNotFoundError, match="neither dev-clean nor test-clean"):
+        prepare_data.build_librispeech_corpus(tmp_path / "empty", tmp_path / "out")
+
+
+def test_librispeech_malformed_transcript_line_is_named(tmp_path):
+    write_librispeech(tmp_path, "dev-clean")
+    transcript = tmp_path / "LibriSpeech/dev-clean/84/121123/84-121123.trans.txt"
+    transcript.write_text(transcript.read_text() + "84-121123-0009\n")
+    with pytest.raises(ValueError, match=r"84-121123.trans.txt, line 3"):
+        prepare_data.build_librispeech_corpus(tmp_path, tmp_path / "out")
+
+
+def test_librispeech_download_checks_the_archive(tmp_path):
+    write_librispeech(tmp_path / "src", "dev-clean")
+    write_librispeech(tmp_path / "src", "test-clean")
+    sums = {}
+    for subset in ("dev-clean", "test-clean"):
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+            archive.add(tmp_path / "src/LibriSpeech" / subset, f"LibriSpeech/{subset}")
+        (tmp_path / f"{subset}.tar.gz").write_bytes(buffer.getvalue())
+        sums[subset] = hashlib.sha256(buffer.getvalue()).hexdigest()
+    base_url = tmp_path.as_uri() + "/"
+    written = prepare_data.build_librispeech_corpus(None, tmp_path / "out", base_url=base_url,
+                                                    sha256=sums)
+    assert len(read_lines(written[0])) == 4 and len(read_lines(written[1])) == 4
+    bad = dict(sums, **{"dev-clean": "0" * 64})
+    with pytest.raises(ValueError, match="hash does not match"):
+        prepare_data.build_librispeech_corpus(None, tmp_path / "out2", base_url=base_url,
+                                              sha256=bad)

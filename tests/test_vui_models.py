@@ -1,0 +1,188 @@
+"""sample_models.py and train_utils.py: the VUI models, CTC training, decoding, results."""
+
+import json
+import pickle
+
+import keras
+import numpy as np
+import pytest
+
+import sample_models
+import train_utils
+from char_map import BLANK_INDEX, char_map
+
+
+def all_models(input_dim):
+    return {
+        "model_0": sample_models.simple_rnn_model(input_dim),
+        "model_1": sample_models.rnn_model(input_dim, 200, "relu"),
+        "model_2": sample_models.cnn_rnn_model(input_dim, 200, 11, 2, "valid", 200),
+        "model_2_same": sample_models.cnn_rnn_model(input_dim, 16, 5, 3, "same", 8),
+        "model_3": sample_models.deep_rnn_model(input_dim, 200, 2),
+        "model_4": sample_models.bidirectional_rnn_model(input_dim, 200),
+        "final": sample_models.final_model(input_dim),
+    }
+
+
+def test_parameter_counts_of_the_original_models():
+    models = all_models(161)
+    counts = {name: model.count_params() for name, model in models.items()}
+    assert counts["model_0"] == 16_617
+    assert counts["model_1"] == 223_829
+    assert counts["model_2"] == 442_029
+    assert counts["model_3"] == 465_229
+    assert counts["model_4"] == 446_029
+    assert sample_models.deep_rnn_model(161, 200, 1).count_params() == counts["model_1"]
+    # Conv1D 161*11*192+192, BN 4*192, Conv1D 192*5*192+192, BN 4*192,
+    # BiGRU 2*3*(192*160+160*160+2*160), BN 4*320, BiGRU 2*3*(320*160+160*160+2*160),
+    # BN 4*320, Dense 320*29+29.
+    assert counts["final"] == (340_224 + 768 + 184_512 + 768 + 339_840 + 1_280 + 462_720
+                               + 1_280 + 9_309)
+
+
+def test_models_keep_the_original_layer_names_and_build_args():
+    models = all_models(161)
+    assert [layer.name for layer in models["model_0"].layers] == ["the_input", "rnn", "softmax"]
+    assert [layer.name for layer in models["model_2"].layers] == [
+        "the_input", "conv1d", "bn_conv_1d", "rnn", "bn_rnn", "time_dense", "softmax"]
+    assert isinstance(models["model_2"].get_layer("rnn"), keras.layers.SimpleRNN)
+    assert models["model_4"].get_layer("bidir_rnn").merge_mode == "concat"
+    assert models["model_2"].build_args == {
+        "factory": "cnn_rnn_model", "input_dim": 161, "filters": 200, "kernel_size": 11,
+        "conv_stride": 2, "conv_border_mode": "valid", "units": 200, "output_dim": 29}
+
+
+def test_output_length_matches_the_real_output_in_compiled_calls():
+    for name, model in all_models(13).items():
+        for frames in (64, 37, 101, 160, 48):
+            output = model.predict_on_batch(np.zeros((3, frames, 13), np.float32))
+            assert output.shape == (3, model.output_length(frames), 29), (name, frames)
+            np.testing.assert_allclose(output.sum(axis=-1), 1, atol=1e-5)
+
+
+def test_ctc_loss_equals_the_sum_over_alignments():
+    probabilities = np.full((1, 2, 29), 0.01, np.float32)
+    probabilities[0, :, char_map["a"]] = 0.6
+    probabilities[0, :, BLANK_INDEX] = 0.4 - 0.01 * 27
+    a, blank = 0.6, probabilities[0, 0, BLANK_INDEX]
+    expected = -np.log(a * a + a * blank + blank * a)  # "aa", "a-", "-a"
+    layer = train_utils.CTCLoss(lambda frames: frames)
+    loss = layer([np.array([[char_map["a"], 0]]), probabilities, np.array([[2]]), np.array([[1]])])
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(loss), [expected], rtol=1e-4)
+
+
+def test_greedy_decoding_of_a_hand_made_matrix():
+    path = ["h", "h", None, "e", "l", None, "l", "l", "o", None, " ", "y", "o"]
+    probabilities = np.full((2, len(path) + 3, 29), 0.001, np.float32)
+    for frame, char in enumerate(path):
+        probabilities[0, frame, BLANK_INDEX if char is None else char_map[char]] = 0.9
+    probabilities[1, :, char_map["z"]] = 0.9
+    decoded = train_utils.greedy_decode(probabilities, [len(path), 2])
+    assert decoded == ["hello yo", "z"]
+
+
+def test_ctc_training_overfits_a_tiny_batch(digit_corpus):
+    keras.utils.set_random_seed(0)
+    data = train_utils.AudioGenerator(*digit_corpus, minibatch_size=6)
+    model = train_utils.add_ctc_loss(sample_models.final_model(81, 32, units=32))
+    model.compile(loss={"ctc": train_utils.ctc_output_loss}, optimizer=keras.optimizers.Adam(1e-2))
+    inputs, targets = data.train_batches()[0]
+    losses = [float(model.train_on_batch(inputs, targets)) for _ in range(40)]
+    assert all(np.isfinite(losses)) and losses[-1] < 0.3 * losses[0]
+
+
+def train_tiny(corpus, epochs=2, model=None, **kwargs):
+    keras.utils.set_random_seed(1)
+    model = model or sample_models.simple_rnn_model(81)
+    history = train_utils.train_model(model, "tiny.pickle", "tiny.weights.h5", *corpus,
+                                      epochs=epochs, verbose=0, **kwargs)
+    return model, history
+
+
+def read_pickle(name):
+    with open(train_utils.RESULTS_DIR / name, "rb") as stream:
+        return pickle.load(stream)
+
+
+def test_train_model_writes_history_weights_and_record(digit_corpus):
+    model, history = train_tiny(digit_corpus)
+    saved = read_pickle("tiny.pickle")
+    assert saved["loss"] == history["loss"] and len(saved["val_loss"]) == 2
+    assert all(np.isfinite(saved["loss"] + saved["val_loss"])) and len(saved["seconds"]) == 2
+    np.testing.assert_allclose(saved["learning_rate"][0], 0.02 / (1 + 1e-6 * 3), rtol=1e-6)
+    record = json.loads((train_utils.RESULTS_DIR / "tiny.json").read_text())
+    assert record == saved["record"] and record["build"]["factory"] == "simple_rnn_model"
+    assert record["features"]["spectrogram"] and record["train_utterances"] == 60
+    reloaded = train_utils.load_trained_model("tiny.weights.h5")
+    for a, b in zip(reloaded.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_interrupted_training_keeps_its_epochs_and_resumes(digit_corpus, monkeypatch):
+    finish_epoch = train_utils.EpochRecorder.on_epoch_end
+
+    def interrupt_after_second_epoch(self, epoch, logs=None):
+        finish_epoch(self, epoch, logs)
+        if epoch == 1:
+            raise KeyboardInterrupt
+    monkeypatch.setattr(train_utils.EpochRecorder, "on_epoch_end", interrupt_after_second_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        train_tiny(digit_corpus, epochs=4)
+    interrupted = read_pickle("tiny.pickle")
+    assert len(interrupted["loss"]) == 2
+    monkeypatch.setattr(train_utils.EpochRecorder, "on_epoch_end", finish_epoch)
+    train_tiny(digit_corpus, epochs=4)
+    resumed = read_pickle("tiny.pickle")
+    assert len(resumed["loss"]) == 4 and resumed["loss"][:2] == interrupted["loss"]
+    assert resumed["seconds"][:2] == interrupted["seconds"]
+
+
+def test_nan_loss_stops_training_and_keeps_the_last_good_epoch(digit_corpus, capsys):
+    schedule = keras.optimizers.schedules.PiecewiseConstantDecay([3], [0.01, 1e15])
+    relu_rnn = sample_models.cnn_rnn_model(81, 16, 11, 2, "valid", 16)  # unbounded activations
+    model, history = train_tiny(digit_corpus, epochs=3, model=relu_rnn,
+                                optimizer=keras.optimizers.SGD(schedule, momentum=0.9))
+    assert "Training stopped: the loss became NaN or infinite in epoch 2" in capsys.readouterr().out
+    saved = read_pickle("tiny.pickle")
+    assert len(saved["loss"]) == 1 and np.isfinite(saved["loss"] + saved["val_loss"]).all()
+    assert all(np.isfinite(w).all() for w in model.get_weights())
+
+
+def test_bad_training_requests_fail_early_and_clearly(digit_corpus, tmp_path):
+    model = sample_models.simple_rnn_model(81)
+    with pytest.raises(ValueError, match=r"must end in '.weights.h5'"):
+        train_utils.train_model(model, "m.pickle", "m.h5", *digit_corpus)
+    with pytest.raises(ValueError, match="build it with input_dim=81"):
+        train_utils.train_model(sample_models.simple_rnn_model(161), "m.pickle",
+                                "m.weights.h5", *digit_corpus)
+    line = json.loads(digit_corpus[0].read_text().splitlines()[0])
+    line.update(key=str(digit_corpus[0].parent / line["key"]), text="seven " * 40)
+    long_text = tmp_path / "long.json"
+    long_text.write_text(json.dumps(line) + "\n")
+    strided = sample_models.cnn_rnn_model(81, 8, 11, 2, "valid", 8)
+    with pytest.raises(ValueError, match=r"00000.wav: the transcript needs 239 output frames.* give only 19"):
+        train_utils.train_model(strided, "m.pickle", "m.weights.h5", long_text, None)
+
+
+def test_weights_refuse_a_model_built_differently(digit_corpus):
+    train_tiny(digit_corpus, epochs=1)
+    other = sample_models.simple_rnn_model(13)
+    with pytest.raises(ValueError, match=r"simple_rnn_model\(input_dim=81\).*input_dim=13"):
+        train_utils.load_weights_checked(other, "tiny.weights.h5")
+    with pytest.raises(FileNotFoundError, match="train the model first"):
+        train_utils.load_weights_checked(other, "never_trained.weights.h5")
+
+
+def test_evaluation_transcription_and_predictions(digit_corpus, capsys):
+    model, _ = train_tiny(digit_corpus, epochs=1)
+    scores = train_utils.evaluate_model(model)
+    assert scores["utterances"] == 16 and len(scores["predictions"]) == 16
+    assert scores["wer"] >= 0 and 0 <= scores["cer"] <= 1.5
+    assert scores["truths"][0] == json.loads(digit_corpus[1].read_text().splitlines()[0])["text"]
+    audio = digit_corpus[1].parent / "valid" / "00000.wav"
+    assert isinstance(train_utils.transcribe(audio, model), str)
+    player = train_utils.get_predictions(0, "validation", sample_models.simple_rnn_model(81),
+                                         "tiny.weights.h5")
+    printed = capsys.readouterr().out
+    assert "True transcription:" in printed and scores["truths"][0] in printed
+    assert player.data[:4] == b"RIFF"
