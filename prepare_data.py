@@ -81,7 +81,7 @@ def check_fsdd(recordings):
             f"(e.g. {extra[:3]}). Point --source / FSDD_DIR at the dataset's "
             "'recordings' folder, or delete it and download it again.")
     paths = sorted(recordings / name for name in expected)
-    for path in tqdm(paths, desc="checking FSDD", unit="file", leave=False):
+    for path in paths:
         try:
             info = soundfile.info(path)
         except (soundfile.LibsndfileError, RuntimeError) as error:
@@ -187,7 +187,7 @@ def build_digit_corpus(fsdd_dir, out_dir=DATA_DIR / "digits", train_size=1600,
         return outputs["train"], outputs["valid"]
 
     clips = {split: {} for split in outputs}
-    for path in tqdm(recordings, desc="reading FSDD", unit="file", leave=False):
+    for path in recordings:
         digit, speaker, take = parse_fsdd_name(path.name)
         samples, _ = load_audio(path, sample_rate=8000)
         clips[fsdd_split(take)].setdefault((speaker, digit), []).append((path.name, samples))

@@ -183,7 +183,8 @@ def train_model(input_to_softmax, pickle_path, save_model_path, train_json=DIGIT
     if not str(save_model_path).endswith(".weights.h5"):
         raise ValueError(f"save_model_path must end in '.weights.h5' (Keras 3 weight files), "
                          f"got {save_model_path!r}.")
-    RESULTS_DIR.mkdir(exist_ok=True)
+    weights_file = RESULTS_DIR / save_model_path
+    weights_file.parent.mkdir(parents=True, exist_ok=True)
     data = AudioGenerator(train_json, valid_json, spectrogram, mfcc_dim, minibatch_size,
                           max_duration, sort_by_duration)
     model_dim = input_to_softmax.input_shape[-1]
@@ -202,7 +203,7 @@ def train_model(input_to_softmax, pickle_path, save_model_path, train_json=DIGIT
         "feats_mean": data.feats_mean.tolist(),
         "feats_std": data.feats_std.tolist(),
         "train_json": _project_path(train_json),
-        "valid_json": _project_path(valid_json),
+        "valid_json": _project_path(valid_json) if valid_json else None,
         "train_utterances": len(data.train),
         "valid_utterances": len(data.valid),
         "max_duration": max_duration,
@@ -212,12 +213,10 @@ def train_model(input_to_softmax, pickle_path, save_model_path, train_json=DIGIT
         "machine": _machine(),
         "versions": {"keras": keras.__version__, "tensorflow": tf.__version__},
     }
-    weights_file = RESULTS_DIR / save_model_path
-    weights_file.with_name(weights_file.name.replace(".weights.h5", ".json")).write_text(
-        json.dumps(record, indent=1) + "\n")
+    _record_file(save_model_path).write_text(json.dumps(record, indent=1) + "\n")
     recorder = EpochRecorder(input_to_softmax, RESULTS_DIR / pickle_path, weights_file, record)
     backup = keras.callbacks.BackupAndRestore(
-        str(RESULTS_DIR / "checkpoints" / Path(save_model_path).name.replace(".weights.h5", "")))
+        str(RESULTS_DIR / "checkpoints" / str(save_model_path)[:-len(".weights.h5")]))
     model = add_ctc_loss(input_to_softmax)
     model.compile(loss={"ctc": ctc_output_loss}, optimizer=optimizer)
     model.fit(data.train_batches(), validation_data=data.valid_batches() if data.valid else None,
@@ -238,7 +237,8 @@ def train_model(input_to_softmax, pickle_path, save_model_path, train_json=DIGIT
 # ------------------------------------------------------------ reloading a model
 
 def _record_file(weights_path):
-    return RESULTS_DIR / Path(weights_path).name.replace(".weights.h5", ".json")
+    """``results/<name>.json`` beside ``results/<name>.weights.h5``."""
+    return RESULTS_DIR / (str(weights_path)[:-len(".weights.h5")] + ".json")
 
 
 def load_weights_checked(input_to_softmax, weights_path):
@@ -355,6 +355,9 @@ def evaluate_model(input_to_softmax, desc_file=None, max_duration=10.0):
         lists ``truths`` and ``predictions``.
     """
     record = _record_of(input_to_softmax)
+    if desc_file is None and record["valid_json"] is None:
+        raise ValueError(f"{input_to_softmax.name} was trained without a validation corpus: "
+                         "pass desc_file.")
     desc_file = desc_file or PROJECT_DIR / record["valid_json"]
     utterances = load_description_file(desc_file, max_duration)
     features = _featurize_normalized(record, [u["key"] for u in utterances])
@@ -385,6 +388,50 @@ def get_predictions(index, partition, input_to_softmax, model_path):
     print("-" * 80 + f"\nTrue transcription:\n{utterance['text']}\n" + "-" * 80
           + f"\nPredicted transcription:\n{predicted}\n" + "-" * 80)
     return Audio(utterance["key"])
+
+
+# ---------------------------------------------------------------------- results
+
+def load_history(pickle_path):
+    """The history dict that ``train_model`` saved as ``results/<pickle_path>``."""
+    with open(RESULTS_DIR / pickle_path, "rb") as stream:
+        return pickle.load(stream)
+
+
+def summary_table(names):
+    """One row per trained model: size, features, time, losses, WER and CER.
+
+    Args:
+        names: result names as given to ``train_model`` without their suffixes,
+            e.g. ``['model_0', 'model_end']`` for ``model_0.pickle`` and
+            ``model_0.weights.h5``.
+
+    Returns:
+        A pandas DataFrame indexed by name; WER and CER in percent on each
+        model's validation corpus, seconds per epoch as measured in training.
+    """
+    import pandas as pd
+
+    rows = {}
+    for name in names:
+        history = load_history(f"{name}.pickle")
+        model = load_trained_model(f"{name}.weights.h5")
+        record, scores = model.record, evaluate_model(model)
+        features = record["features"]
+        best = int(np.argmin(history["val_loss"]))
+        rows[name] = {
+            "parameters": record["params"],
+            "features": (f"spectrogram ({model.input_shape[-1]})" if features["spectrogram"]
+                         else f"MFCC ({features['mfcc_dim']})"),
+            "epochs": len(history["loss"]),
+            "s/epoch": round(float(np.mean(history["seconds"])), 1),
+            "best val loss": round(history["val_loss"][best], 2),
+            "best epoch": best + 1,
+            "last val loss": round(history["val_loss"][-1], 2),
+            "WER %": round(100 * scores["wer"], 2),
+            "CER %": round(100 * scores["cer"], 2),
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
 
 
 # ======================================================================
