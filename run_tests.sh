@@ -3,6 +3,6 @@
 # nbval compares only the cells marked NBVAL_CHECK_OUTPUT; the others must run without error.
 set -euo pipefail
 cd "$(dirname "$0")"
-export QUICK=1  # the notebooks keep their inline plots; tests/conftest.py selects Agg
+export QUICK=1  # MPLBACKEND stays unset: the notebooks keep their inline plots
 shopt -s nullglob
 python3 -m pytest tests notebooks/*.ipynb --nbval-lax -p no:cacheprovider "$@"

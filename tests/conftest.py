@@ -3,8 +3,8 @@
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("MPLBACKEND", "Agg")
 
+import matplotlib  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import soundfile  # noqa: E402
@@ -12,6 +12,10 @@ import soundfile  # noqa: E402
 import data_generator  # noqa: E402
 import prepare_data  # noqa: E402
 import train_utils  # noqa: E402
+
+# Plots in tests need no screen; set here, not in the environment, which the notebooks
+# tested by nbval inherit (they keep their inline backend).
+matplotlib.use("Agg")
 
 
 @pytest.fixture(scope="session")
