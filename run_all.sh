@@ -4,7 +4,12 @@
 #   bash run_all.sh              (QUICK=1 bash run_all.sh for a fast smoke run)
 set -euo pipefail
 cd "$(dirname "$0")"
-export TF_CPP_MIN_LOG_LEVEL=2 MPLBACKEND=Agg
+export TF_CPP_MIN_LOG_LEVEL=2
+unset MPLBACKEND  # the notebook kernels inherit it; it must stay matplotlib's inline backend
+# Our machines keep an offline copy of FSDD beside the clone; elsewhere it is downloaded.
+if [[ -z "${FSDD_DIR:-}" && -d ../shared/datasets/fsdd/recordings ]]; then
+  export FSDD_DIR=$(cd ../shared/datasets/fsdd/recordings && pwd)
+fi
 PYTHON=${PYTHON:-python3}
 start=$SECONDS
 step() { echo; echo "== [$((SECONDS - start)) s] $*"; }
@@ -15,11 +20,8 @@ step "finding FSDD (\$FSDD_DIR, a previous download, else downloading it)"
 $PYTHON prepare_data.py fsdd
 step "building the default digit corpus"
 $PYTHON prepare_data.py digits
-mkdir -p reports
 for notebook in notebooks/*.ipynb; do
   step "executing $notebook"
-  $PYTHON -m jupyter nbconvert --to notebook --execute --inplace \
-    --ExecutePreprocessor.timeout=-1 "$notebook"
-  $PYTHON -m jupyter nbconvert --to html --output-dir reports "$notebook"
+  $PYTHON run_notebooks.py "$notebook" --reports reports
 done
 step "done: the executed notebooks are in notebooks/, their HTML reports in $(pwd)/reports/"

@@ -11,7 +11,7 @@ import functools
 import inspect
 
 import keras
-from keras import layers
+from keras import layers, ops
 
 from char_map import NUM_CLASSES
 from utils import cnn_output_length
@@ -137,5 +137,156 @@ def final_model(input_dim, filters=192, kernel_size=11, conv_stride=2, units=160
 
 
 # ======================================================================
-# Digit track (FSDD, CNN vs RNN): everything below this line.
+# Digit track (FSDD, CNN vs RNN)
 # ======================================================================
+
+# Digit classifiers take (batch, 64, 64) spectrogram images in [0, 1] and return
+# (batch, 10) logits. The factories return uncompiled models;
+# train_utils.fit_digit_model compiles and trains them.
+DIGIT_IMAGE_SIZE = 64  # FSDD images are 64 x 64 pixels (data_generator.load_digit_images)
+DIGIT_CLASSES = 10
+
+
+def _image_input(size):
+    return keras.Input(shape=(size, size), dtype="float32", name="image")
+
+
+@recorded
+def essay_cnn(size=DIGIT_IMAGE_SIZE):
+    """The essay's CNN: four 3x3 convolutions with 64 filters, three max-pools, two dense layers.
+
+    Input ``(batch, size, size)`` images in [0, 1]; output ``(batch, 10)`` logits.
+    With ``size=64`` the feature maps are 62 -> 31 -> 29 -> 14 -> 12 -> 6 -> 4
+    pixels wide and the model has 177,674 parameters.
+    """
+    inputs = _image_input(size)
+    x = layers.Reshape((size, size, 1), name="add_channel")(inputs)
+    for i in range(1, 5):
+        x = layers.Conv2D(64, 3, activation="relu", name=f"conv_{i}")(x)
+        if i < 4:
+            x = layers.MaxPooling2D(2, name=f"pool_{i}")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(64, activation="relu", name="dense")(x)
+    outputs = layers.Dense(DIGIT_CLASSES, name="logits")(x)
+    return keras.Model(inputs, outputs, name="essay_cnn")
+
+
+@recorded
+def essay_rnn(size=DIGIT_IMAGE_SIZE):
+    """The essay's RNN: two relu LSTMs that step through the image's rows (frequency bands).
+
+    Input ``(batch, size, size)``: ``size`` steps of ``size`` values, row 0
+    (the highest frequencies) first. Output ``(batch, 10)`` logits (the essay's
+    final softmax is folded into the loss). 234,858 parameters with ``size=64``.
+    """
+    inputs = _image_input(size)
+    x = layers.LSTM(128, activation="relu", return_sequences=True, name="lstm_1")(inputs)
+    x = layers.Dropout(0.2, name="dropout_1")(x)
+    x = layers.LSTM(128, activation="relu", name="lstm_2")(x)
+    x = layers.Dropout(0.1, name="dropout_2")(x)
+    x = layers.Dense(32, activation="relu", name="dense")(x)
+    x = layers.Dropout(0.2, name="dropout_3")(x)
+    outputs = layers.Dense(DIGIT_CLASSES, name="logits")(x)
+    return keras.Model(inputs, outputs, name="essay_rnn")
+
+
+class SpecAugment(layers.Layer):
+    """Training-time augmentation of ``(batch, rows, columns)`` spectrogram images.
+
+    Shifts every image in time by up to ``max_shift`` columns (zero fill) and
+    blanks one random band of up to ``freq_mask`` rows and one of up to
+    ``time_mask`` columns (SpecAugment). At inference it returns its input.
+    """
+
+    def __init__(self, max_shift=6, freq_mask=8, time_mask=8, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.max_shift, self.freq_mask, self.time_mask = max_shift, freq_mask, time_mask
+        self.seed = seed
+        self.generator = keras.random.SeedGenerator(seed)
+
+    def _band(self, batch, length, width):
+        """``(batch, length)`` float mask: 0 on one random band of 0..width positions, else 1."""
+        start = keras.random.randint((batch, 1), 0, length, seed=self.generator)
+        band = keras.random.randint((batch, 1), 0, width + 1, seed=self.generator)
+        position = ops.arange(length)[None, :]
+        return ops.cast((position < start) | (position >= start + band), "float32")
+
+    def call(self, images, training=None):
+        if not training:
+            return images
+        batch, rows, columns = ops.shape(images)[0], images.shape[1], images.shape[2]
+        if self.max_shift:
+            # Shift by padding both ends and cutting a random window of the columns.
+            padded = ops.pad(images, [[0, 0], [0, 0], [self.max_shift, self.max_shift]])
+            offset = keras.random.randint((batch, 1), 0, 2 * self.max_shift + 1,
+                                          seed=self.generator)
+            index = offset + ops.arange(columns)[None, :]
+            images = ops.take_along_axis(padded, ops.broadcast_to(index[:, None, :],
+                                                                  (batch, rows, columns)), axis=2)
+        mask = (self._band(batch, rows, self.freq_mask)[:, :, None]
+                * self._band(batch, columns, self.time_mask)[:, None, :])
+        return images * ops.cast(mask, images.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "max_shift": self.max_shift,
+                "freq_mask": self.freq_mask, "time_mask": self.time_mask, "seed": self.seed}
+
+
+def _standardize(x):
+    """Per-image standardisation: zero mean, unit variance over all pixels of each image."""
+    mean = ops.mean(x, axis=(1, 2), keepdims=True)
+    return (x - mean) / (ops.std(x, axis=(1, 2), keepdims=True) + 1e-6)
+
+
+@recorded
+def digit_cnn(size=DIGIT_IMAGE_SIZE, filters=(16, 32, 64, 128), dropout=0.3, augment=True):
+    """Our CNN: augmentation, per-image standardisation, batch-normalised conv blocks.
+
+    Input ``(batch, size, size)`` images in [0, 1]; output ``(batch, 10)`` logits.
+    The image is first averaged down to half resolution (32 x 32). Each block is
+    a 3x3 'same' convolution without bias, batch normalisation, relu and a 2x2
+    max-pool (32 -> 16 -> 8 -> 4 -> 2 pixels with the default four blocks); a
+    global average over the last maps makes the classifier independent of
+    exactly where in time and frequency a pattern sits.
+    """
+    inputs = _image_input(size)
+    # Augmentation and standardisation stay in float32 under a mixed-precision policy.
+    x = SpecAugment(name="augment", dtype="float32")(inputs) if augment else inputs
+    x = layers.Lambda(_standardize, name="standardize", dtype="float32")(x)
+    x = layers.Reshape((size, size, 1), name="add_channel")(x)
+    x = layers.AveragePooling2D(2, name="half_resolution")(x)  # 32 x 32 pixels suffice
+    for i, width in enumerate(filters, 1):
+        x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv_{i}")(x)
+        x = layers.BatchNormalization(name=f"bn_{i}")(x)
+        x = layers.Activation("relu", name=f"relu_{i}")(x)
+        x = layers.MaxPooling2D(2, name=f"pool_{i}")(x)
+    x = layers.GlobalAveragePooling2D(name="global_pool")(x)
+    x = layers.Dropout(dropout, name="dropout")(x)
+    outputs = layers.Dense(DIGIT_CLASSES, name="logits")(x)
+    return keras.Model(inputs, outputs, name="digit_cnn")
+
+
+@recorded
+def time_rnn(size=DIGIT_IMAGE_SIZE, units=128, stack=2, dropout=0.3, augment=True):
+    """Our RNN: a bidirectional GRU that steps through time (the image's columns).
+
+    Input ``(batch, size, size)`` images in [0, 1]. After augmentation and
+    per-image standardisation the image is turned time-major and every ``stack``
+    neighbouring columns are joined into one step: ``size / stack`` steps of
+    ``stack * size`` values (fewer, richer steps train faster on a CPU). Then
+    Bidirectional GRU(units) -> GRU(units) -> Dropout -> Dense. Output
+    ``(batch, 10)`` logits.
+    """
+    if size % stack:
+        raise ValueError(f"stack ({stack}) must divide the image size ({size}).")
+    inputs = _image_input(size)
+    # Augmentation and standardisation stay in float32 under a mixed-precision policy.
+    x = SpecAugment(name="augment", dtype="float32")(inputs) if augment else inputs
+    x = layers.Lambda(_standardize, name="standardize", dtype="float32")(x)
+    x = layers.Permute((2, 1), name="time_major")(x)  # (batch, columns = time, rows)
+    x = layers.Reshape((size // stack, stack * size), name="stack_frames")(x)
+    x = layers.Bidirectional(layers.GRU(units, return_sequences=True), name="bigru")(x)
+    x = layers.GRU(units, name="gru")(x)
+    x = layers.Dropout(dropout, name="dropout")(x)
+    outputs = layers.Dense(DIGIT_CLASSES, name="logits")(x)
+    return keras.Model(inputs, outputs, name="time_rnn")

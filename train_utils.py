@@ -17,14 +17,19 @@ from pathlib import Path
 
 import jiwer
 import keras
+import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
+import seaborn as sns
+import sklearn.metrics
 import tensorflow as tf
 from keras import ops
+from tqdm.auto import tqdm
 
 import sample_models
 from char_map import BLANK_INDEX
 from data_generator import (DIGITS_TRAIN_JSON, DIGITS_VALID_JSON, AudioGenerator, Featurizer,
-                            load_description_file, normalize, pad_batch)
+                            load_description_file, normalize, pad_batch, speaker_split)
 from utils import PROJECT_DIR, RESULTS_DIR, int_sequence_to_text
 
 
@@ -79,6 +84,19 @@ def default_optimizer():
     return keras.optimizers.SGD(schedule, momentum=0.9, nesterov=True, clipnorm=5)
 
 
+def cosine_adam(learning_rate, epochs, steps_per_epoch, clipnorm=5.0):
+    """Adam whose learning rate falls from ``learning_rate`` to 0 along a cosine.
+
+    Args:
+        learning_rate: the starting rate.
+        epochs, steps_per_epoch: the length of the run; the decay ends with it.
+        clipnorm: gradients are rescaled to at most this norm (recurrent nets
+            otherwise blow up now and then).
+    """
+    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, epochs * steps_per_epoch)
+    return keras.optimizers.Adam(schedule, clipnorm=clipnorm)
+
+
 def check_label_lengths(input_to_softmax, utterances, features):
     """Refuse utterances whose transcript cannot fit in the model's output frames.
 
@@ -100,11 +118,13 @@ def check_label_lengths(input_to_softmax, utterances, features):
 # ------------------------------------------------------------------------ training
 
 class EpochRecorder(keras.callbacks.Callback):
-    """Writes the history pickle and the acoustic model's weights after every good epoch.
+    """Writes the history pickle after every epoch and the weights of the best one.
 
     The pickle holds ``loss``, ``val_loss``, ``seconds`` (per epoch) and
-    ``learning_rate`` lists and the model's ``record``. A NaN or infinite batch loss
-    stops training before the epoch is recorded, so files keep the last good epoch.
+    ``learning_rate`` lists, ``best_epoch`` (1-based, lowest validation loss) and
+    the model's ``record``. The weights file always holds the best epoch's
+    weights (the last epoch's without a validation set). A NaN or infinite batch
+    loss stops training before the epoch is recorded.
     """
 
     def __init__(self, acoustic_model, pickle_file, weights_file, record):
@@ -131,6 +151,14 @@ class EpochRecorder(keras.callbacks.Callback):
             self.bad_loss_at = (len(self.history["loss"]) + 1, batch + 1)
             self.model.stop_training = True
 
+    @property
+    def best_epoch(self):
+        """1-based epoch with the lowest validation loss so far (the last one without validation)."""
+        val_loss = np.array(self.history["val_loss"], float)
+        if len(val_loss) == 0:
+            return 0
+        return int(np.nanargmin(val_loss)) + 1 if np.isfinite(val_loss).any() else len(val_loss)
+
     def on_epoch_end(self, epoch, logs=None):
         if self.bad_loss_at:
             return
@@ -138,10 +166,12 @@ class EpochRecorder(keras.callbacks.Callback):
         self.history["val_loss"].append(float(logs.get("val_loss", math.nan)))
         self.history["seconds"].append(time.perf_counter() - self.started)
         self.history["learning_rate"].append(float(self.model.optimizer.learning_rate))
-        self.acoustic_model.save_weights(self.weights_file)
+        if self.best_epoch == len(self.history["loss"]) or not self.weights_file.is_file():
+            self.acoustic_model.save_weights(self.weights_file)
         partial = self.pickle_file.with_suffix(".partial")
         with open(partial, "wb") as stream:
-            pickle.dump({**self.history, "record": self.record}, stream)
+            pickle.dump({**self.history, "best_epoch": self.best_epoch, "record": self.record},
+                        stream)
         partial.replace(self.pickle_file)
 
 
@@ -156,7 +186,8 @@ def _project_path(path):
 
 def train_model(input_to_softmax, pickle_path, save_model_path, train_json=DIGITS_TRAIN_JSON,
                 valid_json=DIGITS_VALID_JSON, minibatch_size=20, spectrogram=True, mfcc_dim=13,
-                optimizer=None, epochs=20, verbose=1, sort_by_duration=False, max_duration=10.0):
+                optimizer=None, epochs=20, verbose=1, sort_by_duration=False, max_duration=10.0,
+                jit_compile=True):
     """Train an acoustic model with CTC and keep its results in ``results/``.
 
     Args:
@@ -176,6 +207,11 @@ def train_model(input_to_softmax, pickle_path, save_model_path, train_json=DIGIT
         verbose: Keras progress display (0, 1 or 2).
         sort_by_duration: first epoch in order of length.
         max_duration: longer utterances (seconds) are skipped.
+        jit_compile: compile the train step with XLA, which fuses each recurrent
+            layer's loop over the frames: Models 0-4 train 2-5x faster on a CPU.
+            Convolution-heavy models can be faster without it (TensorFlow's own
+            CPU convolutions beat XLA's), and each new batch shape costs a few
+            seconds of compilation.
 
     Returns:
         The history dict also saved in the pickle.
@@ -208,6 +244,7 @@ def train_model(input_to_softmax, pickle_path, save_model_path, train_json=DIGIT
         "valid_utterances": len(data.valid),
         "max_duration": max_duration,
         "minibatch_size": minibatch_size,
+        "jit_compile": jit_compile,
         "epochs": epochs,
         "optimizer": keras.optimizers.serialize(optimizer),
         "machine": _machine(),
@@ -218,19 +255,23 @@ def train_model(input_to_softmax, pickle_path, save_model_path, train_json=DIGIT
     backup = keras.callbacks.BackupAndRestore(
         str(RESULTS_DIR / "checkpoints" / str(save_model_path)[:-len(".weights.h5")]))
     model = add_ctc_loss(input_to_softmax)
-    model.compile(loss={"ctc": ctc_output_loss}, optimizer=optimizer)
+    # Keras's jit_compile="auto" would leave XLA off on every CPU-only machine.
+    model.compile(loss={"ctc": ctc_output_loss}, optimizer=optimizer, jit_compile=jit_compile)
     model.fit(data.train_batches(), validation_data=data.valid_batches() if data.valid else None,
               epochs=epochs, verbose=verbose, callbacks=[backup, recorder])
     input_to_softmax.record = record
+    done, best = len(recorder.history["loss"]), recorder.best_epoch
     if recorder.bad_loss_at:
         epoch, batch = recorder.bad_loss_at
-        kept = len(recorder.history["loss"])
-        if kept:
-            input_to_softmax.load_weights(weights_file)
         print(f"Training stopped: the loss became NaN or infinite in epoch {epoch}, batch "
-              f"{batch}. The weights and history of the last good epoch ({kept}) are kept in "
-              f"{_project_path(weights_file)}. Lower the learning rate or clip gradients "
-              "(clipnorm) and train again.")
+              f"{batch}. The history of the {done} good epochs and the weights of epoch {best} "
+              f"are kept in {_project_path(weights_file)}. Lower the learning rate or clip "
+              "gradients (clipnorm) and train again.")
+    if best and best != done or recorder.bad_loss_at and best:
+        input_to_softmax.load_weights(weights_file)
+    if best and data.valid:
+        print(f"{input_to_softmax.name}: kept epoch {best} of {done}, the lowest validation loss "
+              f"({recorder.history['val_loss'][best - 1]:.2f}), in {_project_path(weights_file)}")
     return recorder.history
 
 
@@ -408,10 +449,9 @@ def summary_table(names):
 
     Returns:
         A pandas DataFrame indexed by name; WER and CER in percent on each
-        model's validation corpus, seconds per epoch as measured in training.
+        model's validation corpus (weights of the best epoch), seconds per
+        epoch as measured in training (compilation included).
     """
-    import pandas as pd
-
     rows = {}
     for name in names:
         history = load_history(f"{name}.pickle")
@@ -425,6 +465,7 @@ def summary_table(names):
                          else f"MFCC ({features['mfcc_dim']})"),
             "epochs": len(history["loss"]),
             "s/epoch": round(float(np.mean(history["seconds"])), 1),
+            "train min": round(float(np.sum(history["seconds"])) / 60, 1),
             "best val loss": round(history["val_loss"][best], 2),
             "best epoch": best + 1,
             "last val loss": round(history["val_loss"][-1], 2),
@@ -435,5 +476,295 @@ def summary_table(names):
 
 
 # ======================================================================
-# Digit track (FSDD, CNN vs RNN): everything below this line.
+# Digit track (FSDD, CNN vs RNN)
 # ======================================================================
+
+DIGIT_BATCH_SIZE = 32  # the essay's batch: 85 steps per epoch on the 2,700 training images
+
+
+class DigitEpochTimer(keras.callbacks.Callback):
+    """Records the seconds each epoch spends training (its evaluation excluded), in ``seconds``."""
+
+    def on_train_begin(self, logs=None):
+        self.seconds = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.perf_counter()
+        self.stopped = None
+
+    def on_test_begin(self, logs=None):
+        if self.stopped is None:  # during fit, evaluation begins when the epoch's training ends
+            self.stopped = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append((self.stopped or time.perf_counter()) - self.started)
+
+
+def digit_machine():
+    """What the timings were measured on: CPU description, its cores and the cores this process may use."""
+    return {"machine": _machine(), "cpu_count": os.cpu_count(),
+            "cpus_used": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+            else os.cpu_count()}
+
+
+def native_bfloat16():
+    """Whether this CPU has bfloat16 arithmetic instructions (AVX-512 BF16 or AMX), per /proc/cpuinfo."""
+    cpuinfo = Path("/proc/cpuinfo")
+    flags = set(cpuinfo.read_text().split()) if cpuinfo.is_file() else set()
+    return bool(flags & {"avx512_bf16", "amx_bf16"})
+
+
+def fit_digit_model(factory, train, test, epochs, seed=0, learning_rate=1e-3, cosine=False,
+                    batch_size=DIGIT_BATCH_SIZE, precision="auto", verbose=0):
+    """Build a digit classifier, train it with Adam and test it after every epoch.
+
+    Args:
+        factory: a ``sample_models`` digit factory (``essay_cnn``, ``digit_cnn``...),
+            called without arguments; or a ``functools.partial`` of one.
+        train, test: ``data_generator.DigitImages``.
+        epochs: epochs to train.
+        seed: seeds weights, shuffling, dropout and augmentation
+            (``keras.utils.set_random_seed``).
+        learning_rate: Adam's (initial) learning rate.
+        cosine: decay the learning rate to 0 over the run along a cosine.
+        batch_size: images per step.
+        precision: Keras dtype policy the model is built with: ``'float32'``,
+            ``'mixed_bfloat16'`` (bfloat16 arithmetic, float32 weights: about
+            twice as fast for convolutions on CPUs with bfloat16 instructions,
+            slower on others), or ``'auto'``: the latter where
+            ``native_bfloat16()``, else float32. ``run['precision']`` is the
+            policy used.
+        verbose: Keras progress display (0, 1 or 2).
+
+    Returns:
+        ``(model, run)``. ``run`` is a dict: ``model`` (name), ``params``,
+        ``seed``, ``epochs``, ``learning_rate``, ``cosine``, ``batch_size``,
+        ``train_size``, ``test_size``, per-epoch lists ``loss``, ``accuracy``
+        (training), ``test_loss``, ``test_accuracy`` (fractions) and ``seconds``
+        (training only, evaluation excluded); ``predictions`` (test labels
+        predicted after the last epoch, int ``(test_size,)``) and the machine
+        fields of ``digit_machine()``. The test set is only watched: nothing is
+        chosen by it, and the reported accuracy is that after the last epoch.
+    """
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1, got {epochs}.")
+    if len(train) == 0 or len(test) == 0:
+        raise ValueError(f"empty split: {len(train)} training and {len(test)} test images.")
+    keras.utils.set_random_seed(seed)
+    if precision == "auto":
+        precision = "mixed_bfloat16" if native_bfloat16() else "float32"
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(precision)
+    try:
+        model = factory()
+    finally:
+        keras.config.set_dtype_policy(previous)
+    steps = math.ceil(len(train) / batch_size) * epochs
+    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps) if cosine \
+        else learning_rate
+    model.compile(optimizer=keras.optimizers.Adam(schedule),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"], jit_compile=False)  # XLA is slower here on CPUs
+    timer = DigitEpochTimer()
+    history = model.fit(train.images, train.labels, batch_size=batch_size, epochs=epochs,
+                        validation_data=(test.images, test.labels), callbacks=[timer],
+                        verbose=verbose)
+    logits = model.predict(test.images, batch_size=256, verbose=0)
+    run = {"model": model.name, "params": model.count_params(), "seed": seed, "epochs": epochs,
+           "learning_rate": learning_rate, "cosine": cosine, "batch_size": batch_size,
+           "precision": precision,
+           "train_size": len(train), "test_size": len(test),
+           "loss": history.history["loss"], "accuracy": history.history["accuracy"],
+           "test_loss": history.history["val_loss"],
+           "test_accuracy": history.history["val_accuracy"],
+           "seconds": timer.seconds, "predictions": logits.argmax(axis=1),
+           **digit_machine()}
+    return model, run
+
+
+def repeat_seeds(factory, train, test, epochs, seeds, **fit_args):
+    """Train the same configuration once per seed (``fit_digit_model``); return the list of runs."""
+    return [fit_digit_model(factory, train, test, epochs, seed, **fit_args)[1]
+            for seed in tqdm(seeds, desc=f"{getattr(factory, '__name__', 'model')} seeds",
+                             unit="run")]
+
+
+def training_seconds(run, epochs=None):
+    """Seconds spent training the first ``epochs`` epochs of a run (all of them by default)."""
+    return float(np.sum(run["seconds"][:epochs]))
+
+
+def time_to_accuracy(run, target):
+    """``(epoch, seconds)``: first epoch whose test accuracy reaches ``target`` (a fraction)
+    and the training seconds until its end; ``(nan, nan)`` if the run never reaches it."""
+    reached = np.flatnonzero(np.asarray(run["test_accuracy"]) >= target)
+    if len(reached) == 0:
+        return math.nan, math.nan
+    return int(reached[0]) + 1, training_seconds(run, reached[0] + 1)
+
+
+def summarize_runs(runs, experiment, epochs=None, target=None):
+    """One summary row of a configuration trained with several seeds.
+
+    Args:
+        runs: runs of ``fit_digit_model`` with the same model and settings.
+        experiment: a label, e.g. ``'official split'``.
+        epochs: read accuracy and time after this epoch (default: the last).
+        target: also report the time to reach this test accuracy (fraction).
+
+    Returns:
+        dict: ``experiment``, ``model``, ``epochs``, ``runs``, ``seeds``,
+        ``accuracy_mean`` / ``accuracy_std`` / ``accuracy_min`` / ``accuracy_max``
+        (test accuracy in percent; the std is the sample standard deviation over
+        seeds, 0 for a single run), ``train_s_mean`` (training seconds for those
+        epochs), ``s_per_epoch`` (median seconds of an epoch after the first,
+        which also traces the model), with ``target``: ``reached_<t>%`` (runs
+        reaching it), ``epochs_to_<t>%`` and ``s_to_<t>%`` (mean epochs and
+        training seconds those runs needed), and the
+        run settings and machine fields.
+    """
+    epochs = epochs or runs[0]["epochs"]
+    if any(epochs > run["epochs"] for run in runs):
+        raise ValueError(f"asked for epoch {epochs} but a run has only {min(r['epochs'] for r in runs)}.")
+    accuracy = 100 * np.array([run["test_accuracy"][epochs - 1] for run in runs])
+    later = np.concatenate([run["seconds"][1:] or run["seconds"] for run in runs])
+    first = runs[0]
+    row = {"experiment": experiment, "model": first["model"], "epochs": epochs,
+           "runs": len(runs), "seeds": " ".join(str(run["seed"]) for run in runs),
+           "accuracy_mean": accuracy.mean(),
+           "accuracy_std": accuracy.std(ddof=1) if len(runs) > 1 else 0.0,
+           "accuracy_min": accuracy.min(), "accuracy_max": accuracy.max(),
+           "train_s_mean": np.mean([training_seconds(run, epochs) for run in runs]),
+           "s_per_epoch": float(np.median(later))}
+    if target is not None:
+        reached = [time_to_accuracy(run, target) for run in runs]
+        hits = [(epoch, seconds) for epoch, seconds in reached if not math.isnan(epoch)]
+        row[f"reached_{100 * target:g}%"] = len(hits)
+        row[f"epochs_to_{100 * target:g}%"] = np.mean([e for e, _ in hits]) if hits else math.nan
+        row[f"s_to_{100 * target:g}%"] = np.mean([s for _, s in hits]) if hits else math.nan
+    keys = ("params", "learning_rate", "cosine", "batch_size", "precision", "train_size",
+            "test_size", "machine", "cpu_count", "cpus_used")
+    return {**row, **{key: first[key] for key in keys}}
+
+
+def leave_one_speaker_out(factory, data, epochs, seed=0, speakers=None, **fit_args):
+    """Train on every speaker but one and test on that one, for each speaker in turn.
+
+    Args:
+        factory: a ``sample_models`` digit factory (see ``fit_digit_model``).
+        data: all recordings, a ``data_generator.DigitImages``.
+        epochs, seed, fit_args: as for ``fit_digit_model``.
+        speakers: the speakers to hold out (default: all, in sorted order).
+
+    Returns:
+        dict speaker -> run (``fit_digit_model``'s dict plus ``held_out``).
+    """
+    speakers = sorted(set(data.speakers)) if speakers is None else list(speakers)
+    runs = {}
+    for speaker in tqdm(speakers, desc=f"{getattr(factory, '__name__', 'model')} LOSO",
+                        unit="speaker"):
+        train, test = speaker_split(data, speaker)
+        runs[speaker] = {**fit_digit_model(factory, train, test, epochs, seed, **fit_args)[1],
+                         "held_out": speaker}
+    return runs
+
+
+def confusion_matrix(labels, predictions, classes=10):
+    """Counts ``(classes, classes)``: row = true digit, column = predicted digit."""
+    return sklearn.metrics.confusion_matrix(labels, predictions, labels=np.arange(classes))
+
+
+def misclassified(test, runs):
+    """Test recordings that runs got wrong, most often wrong first.
+
+    Args:
+        test: the ``DigitImages`` the runs were tested on.
+        runs: runs of ``fit_digit_model`` on ``test``.
+
+    Returns:
+        A pandas DataFrame: ``index`` (position in ``test``), ``path``, ``speaker``,
+        ``digit``, ``predicted`` (the most frequent wrong answer), ``wrong_in``
+        (how many runs erred).
+    """
+    predictions = np.stack([run["predictions"] for run in runs])
+    if predictions.shape[1] != len(test):
+        raise ValueError(f"the runs predicted {predictions.shape[1]} recordings, "
+                         f"the test set has {len(test)}.")
+    wrong = predictions != test.labels
+    rows = []
+    for index in np.flatnonzero(wrong.any(axis=0)):
+        answers = predictions[wrong[:, index], index]
+        rows.append({"index": int(index), "path": test.paths[index],
+                     "speaker": test.speakers[index], "digit": int(test.labels[index]),
+                     "predicted": int(np.bincount(answers).argmax()),
+                     "wrong_in": int(wrong[:, index].sum())})
+    columns = ["index", "path", "speaker", "digit", "predicted", "wrong_in"]
+    return pd.DataFrame(rows, columns=columns).sort_values(
+        ["wrong_in", "index"], ascending=[False, True], ignore_index=True)
+
+
+def save_digit_runs(runs, name):
+    """Pickle runs (a list, or a dict such as ``leave_one_speaker_out``'s) to ``results/<name>.pickle``.
+
+    Every run carries its model, seed, epochs, per-epoch seconds and the machine
+    (CPU, cores) it was timed on. Returns the path written.
+    """
+    path = RESULTS_DIR / f"{name}.pickle"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as stream:
+        pickle.dump(runs, stream)
+    return path
+
+
+def load_digit_runs(name):
+    """The runs saved by ``save_digit_runs(runs, name)``."""
+    path = RESULTS_DIR / f"{name}.pickle"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: run the digit notebook first.")
+    with open(path, "rb") as stream:
+        return pickle.load(stream)
+
+
+def write_digit_summary(rows, name="digits_summary"):
+    """Write summary rows (``summarize_runs``) to ``results/<name>.csv``; return them as a DataFrame."""
+    table = pd.DataFrame(rows)
+    path = RESULTS_DIR / f"{name}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(path, index=False, float_format="%.4f")
+    return table
+
+
+def plot_digit_curves(runs_by_label, title="Test accuracy per epoch", essay=None):
+    """Mean test accuracy per epoch (band: one std over seeds) of each configuration.
+
+    Args:
+        runs_by_label: dict label -> list of runs (``fit_digit_model``).
+        title: figure title.
+        essay: optional dict label -> {epochs: accuracy percent}, drawn as markers.
+
+    Returns:
+        The matplotlib figure.
+    """
+    fig, ax = plt.subplots(figsize=(9, 5))
+    for label, runs in runs_by_label.items():
+        accuracy = 100 * np.array([run["test_accuracy"] for run in runs])
+        epochs = np.arange(1, accuracy.shape[1] + 1)
+        line, = ax.plot(epochs, accuracy.mean(axis=0), label=f"{label} (mean of {len(runs)})")
+        ax.fill_between(epochs, accuracy.mean(axis=0) - accuracy.std(axis=0),
+                        accuracy.mean(axis=0) + accuracy.std(axis=0), alpha=0.2,
+                        color=line.get_color())
+    for label, points in (essay or {}).items():
+        ax.plot(list(points), list(points.values()), "o--", label=f"{label} (essay)")
+    ax.set(title=title, xlabel="epoch", ylabel="test accuracy (%)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return fig
+
+
+def plot_confusion(matrix, title="Confusion matrix"):
+    """Heat map of a ``(10, 10)`` confusion matrix, counts written in the cells; returns the figure."""
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    sns.heatmap(matrix, annot=True, fmt="d", cmap="Blues", mask=matrix == 0, linewidths=0.5,
+                linecolor="0.9", cbar_kws={"label": "recordings"}, ax=ax)
+    ax.set(title=title, xlabel="predicted digit", ylabel="true digit")
+    return fig

@@ -148,6 +148,25 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_epoch(digit_corpus, cap
     assert all(np.isfinite(w).all() for w in model.get_weights())
 
 
+def test_weights_file_keeps_the_epoch_with_the_lowest_validation_loss(tmp_path):
+    model = sample_models.simple_rnn_model(13)
+    model.compile(optimizer=train_utils.cosine_adam(1e-3, epochs=3, steps_per_epoch=10))
+    weights_file = tmp_path / "m.weights.h5"
+    recorder = train_utils.EpochRecorder(model, tmp_path / "m.pickle", weights_file, {"build": {}})
+    recorder.set_model(model)
+    recorder.on_train_begin()
+    for epoch, val_loss in enumerate([3.0, 1.0, 2.0]):
+        model.set_weights([np.full_like(w, epoch) for w in model.get_weights()])
+        recorder.on_epoch_begin(epoch)
+        recorder.on_epoch_end(epoch, {"loss": 5.0, "val_loss": val_loss})
+    reloaded = sample_models.simple_rnn_model(13)
+    reloaded.load_weights(weights_file)
+    assert all((w == 1).all() for w in reloaded.get_weights())
+    with open(tmp_path / "m.pickle", "rb") as stream:
+        saved = pickle.load(stream)
+    assert saved["best_epoch"] == 2 and saved["val_loss"] == [3.0, 1.0, 2.0]
+
+
 def test_bad_training_requests_fail_early_and_clearly(digit_corpus, tmp_path):
     model = sample_models.simple_rnn_model(81)
     with pytest.raises(ValueError, match=r"must end in '.weights.h5'"):

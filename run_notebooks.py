@@ -1,0 +1,71 @@
+"""Execute notebooks top to bottom in place and export each one to HTML.
+
+    python run_notebooks.py notebooks/*.ipynb [--reports reports]
+
+Each notebook runs in a fresh kernel from its own folder (as Jupyter runs it),
+with a progress bar over its code cells and the time each took; the executed
+notebook replaces the original and ``reports/<name>.html`` is written for a
+grader. A cell that fails stops the run with the cell's number and error, and
+the notebook is saved with the outputs it had up to there.
+"""
+
+import argparse
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+from nbconvert import HTMLExporter
+from tqdm import tqdm
+
+
+def execute(path):
+    """Run the notebook at ``path`` in place; return the seconds it took."""
+    notebook = nbformat.read(path, as_version=4)
+    code_cells = sum(cell.cell_type == "code" for cell in notebook.cells)
+    progress = tqdm(total=code_cells, desc=path.name, unit="cell")
+
+    def started(cell, cell_index):
+        first_line = cell.source.strip().splitlines()[0] if cell.source.strip() else ""
+        progress.set_postfix_str(f"cell {cell_index}: {first_line[:40]}")
+
+    client = NotebookClient(notebook, timeout=None, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}},
+                            on_cell_start=started,
+                            on_cell_executed=lambda **_: progress.update())
+    start = time.perf_counter()
+    try:
+        client.execute()
+    finally:
+        progress.close()
+        nbformat.write(notebook, path)
+    return time.perf_counter() - start
+
+
+def export_html(path, reports):
+    """Write ``reports/<notebook name>.html`` with every output embedded; return its path."""
+    body, _ = HTMLExporter().from_filename(str(path))
+    reports.mkdir(parents=True, exist_ok=True)
+    target = reports / f"{path.stem}.html"
+    target.write_text(body, encoding="utf-8")
+    return target
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("notebooks", nargs="+", type=Path)
+    parser.add_argument("--reports", type=Path, default=Path("reports"))
+    args = parser.parse_args()
+    for path in args.notebooks:
+        try:
+            seconds = execute(path)
+        except CellExecutionError as error:
+            raise SystemExit(f"{path} failed; its outputs up to the failing cell are saved.\n"
+                             f"{error}") from None
+        report = export_html(path, args.reports)
+        print(f"{path}: executed in {seconds / 60:.1f} min, report {report}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+"""Digit track: FSDD spectrogram images, the essay's and our classifiers, training helpers."""
+
+import numpy as np
+import pytest
+
+import data_generator
+import sample_models
+import train_utils
+from prepare_data import FSDD_SPEAKERS
+
+
+@pytest.fixture(scope="module")
+def digits(fsdd_dir, tmp_path_factory):
+    """All 3,000 FSDD images, computed once for this module in a private cache."""
+    cache = tmp_path_factory.mktemp("digit-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(data_generator, "CACHE_DIR", cache)
+        return data_generator.load_digit_images(fsdd_dir)
+
+
+def test_images_shape_range_and_labels(digits):
+    assert digits.images.shape == (3000, 64, 64)
+    assert digits.images.dtype == np.float32
+    assert digits.images.min() == 0.0 and digits.images.max() == 1.0
+    assert all(image.max() == 1.0 for image in digits.images)  # scaled per image
+    assert np.bincount(digits.labels).tolist() == [300] * 10
+    assert sorted(set(digits.speakers)) == sorted(FSDD_SPEAKERS)
+    first = digits.paths[0].rsplit("/", 1)[-1]
+    assert first == f"{digits.labels[0]}_{digits.speakers[0]}_{digits.takes[0]}.wav"
+
+
+def test_image_orientation_high_frequencies_on_top():
+    """A low tone is bright near the bottom row, a high tone near the top row."""
+    rate = 8000
+    t = np.arange(rate // 2) / rate
+    low = data_generator.spectrogram_image(np.sin(2 * np.pi * 300 * t), rate)
+    high = data_generator.spectrogram_image(np.sin(2 * np.pi * 3700 * t), rate)
+    assert low.mean(axis=1).argmax() > 56
+    assert high.mean(axis=1).argmax() < 8
+
+
+def test_official_split(digits):
+    train, test = data_generator.official_split(digits)
+    assert (len(train), len(test)) == (2700, 300)
+    assert set(train.takes) == set(range(5, 50)) and set(test.takes) == set(range(5))
+    assert not set(train.paths) & set(test.paths)
+    assert np.bincount(test.labels).tolist() == [30] * 10
+    for speaker in FSDD_SPEAKERS:
+        assert (test.speakers == speaker).sum() == 50
+
+
+def test_speaker_split(digits):
+    train, test = data_generator.speaker_split(digits, "lucas")
+    assert (len(train), len(test)) == (2500, 500)
+    assert set(test.speakers) == {"lucas"} and "lucas" not in set(train.speakers)
+    with pytest.raises(ValueError, match="unknown speaker"):
+        data_generator.speaker_split(digits, "alice")
+
+
+def test_cache_is_reused(fsdd_dir, isolated_outputs, monkeypatch):
+    first = data_generator.load_digit_images(fsdd_dir, size=16)
+    cached = list((isolated_outputs / "cache").glob("fsdd-images-*.npz"))
+    assert len(cached) == 1
+    monkeypatch.setattr(data_generator, "spectrogram_image", None)  # would fail if called
+    second = data_generator.load_digit_images(fsdd_dir, size=16)
+    np.testing.assert_array_equal(first.images, second.images)
+    assert first.images.shape == (3000, 16, 16)
+
+
+def test_essay_cnn_structure():
+    model = sample_models.essay_cnn()
+    kinds = [type(layer).__name__ for layer in model.layers[2:]]
+    assert kinds == ["Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "Conv2D",
+                     "MaxPooling2D", "Conv2D", "Flatten", "Dense", "Dense"]
+    assert model.get_layer("conv_4").output.shape == (None, 4, 4, 64)
+    # conv_1: (3*3*1 + 1) * 64 = 640; conv_2..4: (3*3*64 + 1) * 64 = 36,928 each;
+    # 64 -> conv 62 -> pool 31 -> 29 -> 14 -> 12 -> 6 -> conv 4, flatten 4*4*64 = 1,024;
+    # dense: 1,024*64 + 64 = 65,600; logits: 64*10 + 10 = 650.
+    assert model.count_params() == 640 + 3 * 36_928 + 65_600 + 650 == 177_674
+    assert model.output.shape == (None, 10)
+
+
+def test_essay_rnn_structure():
+    model = sample_models.essay_rnn()
+    lstm_1, lstm_2 = model.get_layer("lstm_1"), model.get_layer("lstm_2")
+    assert lstm_1.units == lstm_2.units == 128
+    assert lstm_1.activation.__name__ == lstm_2.activation.__name__ == "relu"
+    assert [model.get_layer(f"dropout_{i}").rate for i in (1, 2, 3)] == [0.2, 0.1, 0.2]
+    assert lstm_1.output.shape == (None, 64, 128)  # one step per image row
+    # LSTM: 4 gates * (units * (inputs + units) + units):
+    # lstm_1: 4 * (128 * (64 + 128) + 128) = 98,816; lstm_2: 4 * (128 * 256 + 128) = 131,584;
+    # dense: 128*32 + 32 = 4,128; logits: 32*10 + 10 = 330.
+    assert model.count_params() == 98_816 + 131_584 + 4_128 + 330 == 234_858
+
+
+def test_time_rnn_steps_through_time():
+    model = sample_models.time_rnn()
+    assert model.get_layer("stack_frames").output.shape == (None, 32, 128)
+    # bigru: 2 directions * 3 gates * (128 * (128 + 128) + 2 * 128) = 198,144 (reset_after);
+    # gru: 3 * (128 * (256 + 128) + 2 * 128) = 148,224; logits: 128*10 + 10 = 1,290.
+    assert model.count_params() == 198_144 + 148_224 + 1_290
+    image = np.zeros((1, 64, 64), np.float32)
+    image[0, :, 40:] = 1.0  # the last columns, i.e. late in time
+    probe = sample_models.keras.Model(model.input, model.get_layer("stack_frames").output)
+    steps = np.asarray(probe(image)).mean(axis=2)[0]
+    assert steps[:20].max() < steps[20:].min()  # step i holds columns 2i and 2i + 1
+    with pytest.raises(ValueError, match="must divide"):
+        sample_models.time_rnn(stack=3)
+
+
+def test_digit_cnn_structure():
+    model = sample_models.digit_cnn()
+    assert model.get_layer("pool_4").output.shape == (None, 2, 2, 128)
+    # Convolutions without bias, 3*3*in*out: 144 + 4,608 + 18,432 + 73,728 = 96,912;
+    # batch norm, 4 values per channel: 4 * (16 + 32 + 64 + 128) = 960; logits 1,290.
+    assert model.count_params() == 96_912 + 960 + 1_290
+
+
+def test_spec_augment_only_in_training():
+    layer = sample_models.SpecAugment(max_shift=4, freq_mask=8, time_mask=8, seed=1)
+    images = np.ones((8, 64, 64), np.float32)
+    np.testing.assert_array_equal(np.asarray(layer(images, training=False)), images)
+    augmented = np.asarray(layer(images, training=True))
+    assert augmented.shape == images.shape
+    assert 0 < (augmented == 0).mean() < 0.5
+    assert set(np.unique(augmented)) <= {0.0, 1.0}
+
+
+def test_training_smoke(digits):
+    """A few hundred images, two epochs: the run record is complete and consistent."""
+    train, test = data_generator.official_split(digits)
+    train, test = train.subset(slice(0, 2700, 9)), test.subset(slice(0, 300, 3))
+    model, run = train_utils.fit_digit_model(sample_models.essay_cnn, train, test, epochs=2,
+                                             seed=3)
+    assert run["model"] == "essay_cnn" and run["epochs"] == 2 and run["seed"] == 3
+    assert len(run["seconds"]) == len(run["test_accuracy"]) == 2
+    assert run["predictions"].shape == (100,)
+    accuracy = (run["predictions"] == test.labels).mean()
+    assert accuracy == pytest.approx(run["test_accuracy"][-1], abs=1e-6)
+    assert run["cpu_count"] >= 1 and run["train_size"] == 300
+    row = train_utils.summarize_runs([run, run], "smoke", target=0.0)
+    assert row["runs"] == 2 and row["accuracy_std"] == 0.0
+    assert row["reached_0%"] == 2
+    path = train_utils.save_digit_runs([run], "digits_smoke")
+    assert train_utils.load_digit_runs("digits_smoke")[0]["seed"] == 3 and path.is_file()
+
+
+def test_time_to_accuracy_and_confusion():
+    run = {"test_accuracy": [0.5, 0.8, 0.95, 0.9], "seconds": [3.0, 2.0, 2.0, 2.0]}
+    assert train_utils.time_to_accuracy(run, 0.8) == (2, 5.0)
+    assert train_utils.time_to_accuracy(run, 0.95) == (3, 7.0)
+    assert np.isnan(train_utils.time_to_accuracy(run, 0.99)[1])
+    matrix = train_utils.confusion_matrix([0, 1, 1, 2], [0, 1, 2, 2], classes=3)
+    assert matrix.tolist() == [[1, 0, 0], [0, 1, 1], [0, 0, 1]]
+
+
+def test_fit_rejects_bad_input(digits):
+    train, test = data_generator.official_split(digits)
+    with pytest.raises(ValueError, match="epochs"):
+        train_utils.fit_digit_model(sample_models.essay_cnn, train, test, epochs=0)
