@@ -10,6 +10,7 @@ the notebook is saved with the outputs it had up to there.
 """
 
 import argparse
+import threading
 import time
 from pathlib import Path
 
@@ -20,24 +21,41 @@ from nbconvert import HTMLExporter
 from tqdm import tqdm
 
 
+class EchoingClient(NotebookClient):
+    """A notebook client that also prints what the cells print (e.g. Keras's epoch lines)."""
+
+    def output(self, outs, msg, display_id, cell_index):
+        if msg["msg_type"] == "stream" and msg["content"]["name"] == "stdout":
+            for line in msg["content"]["text"].splitlines():
+                if line.strip():
+                    tqdm.write(f"    {line}")
+        return super().output(outs, msg, display_id, cell_index)
+
+
 def execute(path):
     """Run the notebook at ``path`` in place; return the seconds it took."""
     notebook = nbformat.read(path, as_version=4)
     code_cells = sum(cell.cell_type == "code" for cell in notebook.cells)
     progress = tqdm(total=code_cells, desc=path.name, unit="cell")
+    finished = threading.Event()
+
+    def tick():  # keep the elapsed time moving during long cells
+        while not finished.wait(5):
+            progress.refresh()
 
     def started(cell, cell_index):
-        first_line = cell.source.strip().splitlines()[0] if cell.source.strip() else ""
-        progress.set_postfix_str(f"cell {cell_index}: {first_line[:40]}")
+        if cell.cell_type == "code" and cell.source.strip():
+            progress.set_postfix_str(f"cell {cell_index}: {cell.source.strip().splitlines()[0][:40]}")
 
-    client = NotebookClient(notebook, timeout=None, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}},
-                            on_cell_start=started,
-                            on_cell_executed=lambda **_: progress.update())
+    client = EchoingClient(notebook, timeout=None, kernel_name="python3",
+                           resources={"metadata": {"path": str(path.parent)}},
+                           on_cell_start=started, on_cell_executed=lambda **_: progress.update())
+    threading.Thread(target=tick, daemon=True).start()
     start = time.perf_counter()
     try:
         client.execute()
     finally:
+        finished.set()
         progress.close()
         nbformat.write(notebook, path)
     return time.perf_counter() - start

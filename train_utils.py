@@ -267,7 +267,7 @@ def train_model(input_to_softmax, pickle_path, save_model_path, train_json=DIGIT
               f"{batch}. The history of the {done} good epochs and the weights of epoch {best} "
               f"are kept in {_project_path(weights_file)}. Lower the learning rate or clip "
               "gradients (clipnorm) and train again.")
-    if best and best != done or recorder.bad_loss_at and best:
+    if best and (best != done or recorder.bad_loss_at):  # the model in memory is not the best
         input_to_softmax.load_weights(weights_file)
     if best and data.valid:
         print(f"{input_to_softmax.name}: kept epoch {best} of {done}, the lowest validation loss "

@@ -1,6 +1,6 @@
 """Speed of the VUI pipeline on this machine; prints figures, asserts nothing.
 
-    python benchmarks/speed.py [--model final_model] [--epochs 2]
+    python benchmarks/speed.py [--model final_model] [--epochs 2] [--librispeech]
 
 1. Feature extraction: spectrogram and MFCC speed as a multiple of real time,
    on the training corpus's audio (decoding included) and on 10 s of 16 kHz audio.
@@ -8,6 +8,9 @@
    floor of the model's pure train steps on the same batches, ready in memory.
 3. Training: seconds per epoch of ``model.fit`` on the batch dataset (as
    ``train_model`` runs it, validation excluded) against the same floor.
+4. With ``--librispeech``: the cost of LibriSpeech on this machine, from train
+   steps on batches shaped like it (20 utterances, 161 features, 600 and 1,000
+   frames) times the 102 batches of its 2,023 training utterances.
 """
 
 import argparse
@@ -25,11 +28,43 @@ import train_utils  # noqa: E402
 from data_generator import DIGITS_TRAIN_JSON, AudioGenerator, Featurizer, load_description_file  # noqa: E402
 from utils import mfcc_features, spectrogram  # noqa: E402
 
+# name: (factory of input_dim, jit_compile as the VUI notebook trains it)
 MODELS = {
-    "final_model": lambda dim: sample_models.final_model(dim),
-    "model_1": lambda dim: sample_models.rnn_model(dim, 200, "relu"),
-    "model_4": lambda dim: sample_models.bidirectional_rnn_model(dim, 200),
+    "final_model": (lambda dim: sample_models.final_model(dim), False),
+    "model_0": (lambda dim: sample_models.simple_rnn_model(dim), True),
+    "model_1": (lambda dim: sample_models.rnn_model(dim, 200, "relu"), True),
+    "model_2": (lambda dim: sample_models.cnn_rnn_model(dim, 200, 11, 2, "valid", 200), True),
+    "model_3": (lambda dim: sample_models.deep_rnn_model(dim, 200, 2), True),
+    "model_4": (lambda dim: sample_models.bidirectional_rnn_model(dim, 200), True),
 }
+LIBRISPEECH_TRAIN_UTTERANCES = 2023  # dev-clean utterances of at most 10 s
+
+
+def compiled(name, input_dim):
+    """The model ``name`` wrapped with CTC and compiled as ``train_model`` compiles it."""
+    factory, jit_compile = MODELS[name]
+    keras.utils.set_random_seed(0)
+    model = train_utils.add_ctc_loss(factory(input_dim))
+    model.compile(loss={"ctc": train_utils.ctc_output_loss},
+                  optimizer=train_utils.cosine_adam(1e-3, 20, 100), jit_compile=jit_compile)
+    return model
+
+
+def librispeech_cost(name, batch_size=20):
+    """Print seconds per train step and per epoch on LibriSpeech-shaped random batches."""
+    steps = -(-LIBRISPEECH_TRAIN_UTTERANCES // batch_size)
+    rng = np.random.default_rng(0)
+    for frames in (600, 1000):
+        model = compiled(name, 161)
+        batch = ({"the_input": rng.standard_normal((batch_size, frames, 161), np.float32),
+                  "the_labels": rng.integers(0, 28, (batch_size, 160), dtype=np.int32),
+                  "input_length": np.full((batch_size, 1), frames, np.int32),
+                  "label_length": np.full((batch_size, 1), frames // 8, np.int32)},
+                 np.zeros(batch_size, np.float32))
+        model.train_on_batch(*batch)  # compile
+        step = seconds(lambda: model.train_on_batch(*batch), repeats=3)
+        print(f"{name}, {frames} frames ({frames / 100:.0f} s) per utterance: {step:.2f} s per "
+              f"step of {batch_size}, {steps * step / 60:.1f} min per epoch of {steps} steps")
 
 
 def seconds(function, repeats=1):
@@ -60,8 +95,13 @@ def main():
     parser.add_argument("--model", choices=sorted(MODELS), default="final_model")
     parser.add_argument("--epochs", type=int, default=2, help="epochs timed (the first is warm-up)")
     parser.add_argument("--train-json", default=DIGITS_TRAIN_JSON)
+    parser.add_argument("--librispeech", action="store_true",
+                        help="only estimate the cost of an epoch of LibriSpeech dev-clean")
     args = parser.parse_args()
     print(f"machine: {train_utils._machine()}, keras {keras.__version__}")
+    if args.librispeech:
+        librispeech_cost(args.model)
+        return
 
     print("\n== 1. feature extraction")
     feature_speed(args.train_json)
@@ -73,9 +113,7 @@ def main():
     serve = seconds(lambda: [batches[i] for i in range(len(batches))])
     ready = [batches[i] for i in range(len(batches))]
 
-    keras.utils.set_random_seed(0)
-    model = train_utils.add_ctc_loss(MODELS[args.model](data.input_dim))
-    model.compile(loss={"ctc": train_utils.ctc_output_loss}, optimizer=train_utils.default_optimizer())
+    model = compiled(args.model, data.input_dim)
     floors = [seconds(lambda: [model.train_on_batch(x, y) for x, y in ready])
               for _ in range(args.epochs)]
     floor = min(floors[1:] or floors)
