@@ -22,7 +22,7 @@ def test_execute_in_place_and_export_html(tmp_path, capsys):
     executed = nbformat.read(path, as_version=4)
     outputs = [cell.outputs[0]["text"] for cell in executed.cells if cell.cell_type == "code"]
     assert outputs == [f"working in {tmp_path.name}\n", "42\n"]
-    assert "    42" in capsys.readouterr().err  # the cell's print is echoed as progress
+    assert "    42\n" in capsys.readouterr().out  # the cell's print is echoed as progress
     report = run_notebooks.export_html(path, tmp_path / "reports")
     assert report.name == "tiny.html" and "42" in report.read_text()
 
