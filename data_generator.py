@@ -71,6 +71,23 @@ def load_description_file(path, max_duration=10.0):
     return utterances
 
 
+def _cache_file(prefix, settings, paths):
+    """``CACHE_DIR/<prefix>-<hash>.npz``, the hash of ``settings`` and each file's path, size and time."""
+    key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+    for path in paths:
+        stat = Path(path).stat()
+        key.update(f"{path}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+    return CACHE_DIR / f"{prefix}-{key.hexdigest()[:24]}.npz"
+
+
+def _save_npz(cache_file, **arrays):
+    """Write arrays to ``cache_file`` through a temporary file, so a crash leaves no half cache."""
+    cache_file.parent.mkdir(parents=True, exist_ok=True)
+    partial = cache_file.with_suffix(".partial.npz")
+    np.savez(partial, **arrays)
+    partial.replace(cache_file)
+
+
 class Featurizer:
     """Turns audio files into spectrogram or MFCC features of one corpus.
 
@@ -116,11 +133,7 @@ class Featurizer:
         Returns:
             A list of ``(frames, input_dim)`` float32 arrays, one per path.
         """
-        key = hashlib.sha256(json.dumps(self.settings, sort_keys=True).encode())
-        for path in audio_paths:
-            stat = Path(path).stat()
-            key.update(f"{path}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
-        cache_file = CACHE_DIR / f"features-{key.hexdigest()[:24]}.npz"
+        cache_file = _cache_file("features", self.settings, audio_paths)
         if cache_file.name in _memory_cache:
             return _memory_cache[cache_file.name]
         if cache_file.is_file():
@@ -129,11 +142,8 @@ class Featurizer:
         else:
             features = [self(path) for path in tqdm(audio_paths, desc="computing features",
                                                       unit="file", leave=False)]
-            cache_file.parent.mkdir(parents=True, exist_ok=True)
-            partial = cache_file.with_suffix(".partial.npz")
-            np.savez(partial, frames=np.concatenate(features),
-                     lengths=np.array([len(f) for f in features]))
-            partial.replace(cache_file)
+            _save_npz(cache_file, frames=np.concatenate(features),
+                      lengths=np.array([len(f) for f in features]))
         _memory_cache[cache_file.name] = features
         return features
 
@@ -424,7 +434,7 @@ def load_digit_images(fsdd_dir=None, size=64, step=8, window=32, top_db=80.0):
     """All 3,000 FSDD recordings as spectrogram images (see ``spectrogram_image``).
 
     Computed once and cached in ``CACHE_DIR`` under a name made from the settings
-    and the recordings' names, sizes and times, so later calls only read a file.
+    and the recordings' paths, sizes and times, so later calls only read a file.
 
     Args:
         fsdd_dir: FSDD's recordings folder; default ``prepare_data.find_fsdd()``.
@@ -435,11 +445,7 @@ def load_digit_images(fsdd_dir=None, size=64, step=8, window=32, top_db=80.0):
     """
     paths = check_fsdd(find_fsdd() if fsdd_dir is None else fsdd_dir)
     settings = {"size": size, "step": step, "window": window, "top_db": float(top_db)}
-    key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
-    for path in paths:
-        stat = path.stat()
-        key.update(f"{path.name}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
-    cache_file = CACHE_DIR / f"fsdd-images-{key.hexdigest()[:24]}.npz"
+    cache_file = _cache_file("fsdd-images", settings, paths)
     names = [parse_fsdd_name(path.name) for path in paths]
     if cache_file.is_file():
         with np.load(cache_file) as stored:
@@ -447,10 +453,7 @@ def load_digit_images(fsdd_dir=None, size=64, step=8, window=32, top_db=80.0):
     else:
         images = np.stack([spectrogram_image(*load_audio(path), **settings)
                            for path in tqdm(paths, desc="FSDD images", unit="file", leave=False)])
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        partial = cache_file.with_suffix(".partial.npz")
-        np.savez(partial, images=images)
-        partial.replace(cache_file)
+        _save_npz(cache_file, images=images)
     return DigitImages(images=images,
                        labels=np.array([digit for digit, _, _ in names]),
                        speakers=np.array([speaker for _, speaker, _ in names]),
