@@ -24,6 +24,12 @@ from utils import (DATA_DIR, load_audio, mfcc_features, normalize_transcript, sp
 DIGITS_TRAIN_JSON = DATA_DIR / "digits" / "train_corpus.json"
 DIGITS_VALID_JSON = DATA_DIR / "digits" / "valid_corpus.json"
 CACHE_DIR = DATA_DIR / "cache"
+# Batches reach Keras through PyDatasets with two worker threads. With Keras's default
+# single worker, fit reads them through a tf.data prefetch iterator that it tears down at
+# the end of every epoch; on a 2-core machine that teardown stalled the next epoch's first
+# step by 0.5-9 s (half of some epochs). Two workers take Keras's enqueuer path instead:
+# the same batches in the same order, without the stall.
+KERAS_WORKERS = 2
 _memory_cache = {}  # cache file name -> list of feature arrays
 
 
@@ -166,8 +172,8 @@ class CTCBatches(keras.utils.PyDataset):
     """
 
     def __init__(self, features, texts, batch_size=20, shuffle=True, sort_by_duration=False,
-                 pad_to=64, seed=0, **kwargs):
-        super().__init__(**kwargs)
+                 pad_to=64, seed=0):
+        super().__init__(workers=KERAS_WORKERS)
         self.features = features
         self.label_lengths = np.array([len(text) for text in texts], np.int32)
         self.labels = pad_batch([np.array(text_to_int_sequence(text), np.int32)
@@ -389,6 +395,35 @@ class DigitImages:
     def subset(self, mask):
         """The recordings selected by a boolean mask or index array, as a new ``DigitImages``."""
         return DigitImages(*(getattr(self, f.name)[mask] for f in dataclasses.fields(self)))
+
+
+class ImageBatches(keras.utils.PyDataset):
+    """``(images, labels)`` batches of a ``DigitImages`` for ``Model.fit``.
+
+    Each item is ``(images, labels)``: float32 ``(batch, size, size)`` and int64
+    ``(batch,)``. With ``shuffle``, the images are drawn in a new random order
+    every epoch (seeded); without it, in their stored order.
+    """
+
+    def __init__(self, data, batch_size, shuffle, seed=0):
+        super().__init__(workers=KERAS_WORKERS)
+        self.images, self.labels = data.images, data.labels
+        self.batch_size, self.shuffle = batch_size, shuffle
+        self.rng = np.random.default_rng(seed)
+        self.order = np.arange(len(self.labels))
+        self.on_epoch_end()
+
+    def __len__(self):
+        return -(-len(self.labels) // self.batch_size)
+
+    def __getitem__(self, index):
+        members = self.order[index * self.batch_size:(index + 1) * self.batch_size]
+        return self.images[members], self.labels[members]
+
+    def on_epoch_end(self):
+        """Draw the next epoch's order (shuffled batches only)."""
+        if self.shuffle:
+            self.order = self.rng.permutation(len(self.labels))
 
 
 def _interpolation_matrix(size, length):

@@ -29,7 +29,8 @@ from tqdm.auto import tqdm
 import sample_models
 from char_map import BLANK_INDEX
 from data_generator import (DIGITS_TRAIN_JSON, DIGITS_VALID_JSON, AudioGenerator, Featurizer,
-                            load_description_file, normalize, pad_batch, speaker_split)
+                            ImageBatches, load_description_file, normalize, pad_batch,
+                            speaker_split)
 from utils import PROJECT_DIR, RESULTS_DIR, int_sequence_to_text
 
 
@@ -566,9 +567,9 @@ def fit_digit_model(factory, train, test, epochs, seed=0, learning_rate=1e-3, co
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"], jit_compile=False)  # XLA is slower here on CPUs
     timer = DigitEpochTimer()
-    history = model.fit(train.images, train.labels, batch_size=batch_size, epochs=epochs,
-                        validation_data=(test.images, test.labels), callbacks=[timer],
-                        verbose=verbose)
+    history = model.fit(ImageBatches(train, batch_size, shuffle=True, seed=seed), epochs=epochs,
+                        validation_data=ImageBatches(test, 256, shuffle=False),
+                        callbacks=[timer], verbose=verbose)
     logits = model.predict(test.images, batch_size=256, verbose=0)
     run = {"model": model.name, "params": model.count_params(), "seed": seed, "epochs": epochs,
            "learning_rate": learning_rate, "cosine": cosine, "batch_size": batch_size,

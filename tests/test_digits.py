@@ -95,15 +95,16 @@ def test_essay_rnn_structure():
 
 def test_time_rnn_steps_through_time():
     model = sample_models.time_rnn()
-    assert model.get_layer("stack_frames").output.shape == (None, 32, 128)
-    # bigru: 2 directions * 3 gates * (128 * (128 + 128) + 2 * 128) = 198,144 (reset_after);
-    # gru: 3 * (128 * (256 + 128) + 2 * 128) = 148,224; logits: 128*10 + 10 = 1,290.
-    assert model.count_params() == 198_144 + 148_224 + 1_290
+    assert model.get_layer("stack_frames").output.shape == (None, 16, 128)
+    # Per direction, 3 gates * (units * (inputs + units) + 2 * units) (reset_after):
+    # bigru_1 2 * 3 * (128 * (128 + 128) + 256) = 198,144; bigru_2 2 * 3 * (128 * (256 + 128)
+    # + 256) = 296,448; logits 256 * 10 + 10 = 2,570.
+    assert model.count_params() == 198_144 + 296_448 + 2_570
     image = np.zeros((1, 64, 64), np.float32)
     image[0, :, 40:] = 1.0  # the last columns, i.e. late in time
     probe = sample_models.keras.Model(model.input, model.get_layer("stack_frames").output)
     steps = np.asarray(probe(image)).mean(axis=2)[0]
-    assert steps[:20].max() < steps[20:].min()  # step i holds columns 2i and 2i + 1
+    assert steps[:10].max() < steps[10:].min()  # step i holds columns 4i to 4i + 3
     with pytest.raises(ValueError, match="must divide"):
         sample_models.time_rnn(stack=3)
 
