@@ -67,6 +67,24 @@ def test_cache_is_reused(fsdd_dir, isolated_outputs, monkeypatch):
     assert first.images.shape == (3000, 16, 16)
 
 
+def test_image_batches_cover_every_image_once_per_epoch(digits):
+    _, test = data_generator.official_split(digits)
+    ordered = data_generator.ImageBatches(test, 64, shuffle=False)
+    assert len(ordered) == 5  # 300 images: four batches of 64 and one of 44
+    images, labels = ordered[4]
+    assert images.shape == (44, 64, 64) and np.array_equal(labels, test.labels[256:])
+    shuffled = data_generator.ImageBatches(test, 64, shuffle=True, seed=1)
+    epochs = []
+    for _ in range(2):
+        epochs.append(np.concatenate([shuffled[i][1] for i in range(len(shuffled))]))
+        shuffled.on_epoch_end()
+    for seen in epochs:  # a permutation of the labels each epoch
+        assert np.array_equal(np.sort(seen), np.sort(test.labels))
+    assert not np.array_equal(epochs[0], epochs[1])
+    again = data_generator.ImageBatches(test, 64, shuffle=True, seed=1)
+    assert np.array_equal(np.concatenate([again[i][1] for i in range(len(again))]), epochs[0])
+
+
 def test_essay_cnn_structure():
     model = sample_models.essay_cnn()
     kinds = [type(layer).__name__ for layer in model.layers[2:]]
