@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import keras
+import librosa
 import matplotlib.pyplot as plt
 import numpy as np
 import soundfile
@@ -437,7 +438,8 @@ def _interpolation_matrix(size, length):
     return weights
 
 
-def spectrogram_image(samples, sample_rate, size=64, step=8, window=32, top_db=80.0):
+def spectrogram_image(samples, sample_rate, size=64, step=8, window=32, top_db=80.0, mel=False,
+                      trim_db=None):
     """One recording as a ``size`` x ``size`` grayscale spectrogram image.
 
     The log power spectrogram (``utils.spectrogram``) is stretched to ``size``
@@ -451,35 +453,58 @@ def spectrogram_image(samples, sample_rate, size=64, step=8, window=32, top_db=8
         size: image height and width in pixels.
         step, window: spectrogram hop and frame length in milliseconds.
         top_db: dynamic range kept, in dB.
+        mel: rows are ``size`` mel bands (0 Hz to the Nyquist frequency) instead
+            of linearly spaced frequencies. A speaker's longer or shorter vocal
+            tract moves formants by a factor, which the mel scale turns into a
+            near-constant shift that convolutions and masks tolerate.
+        trim_db: if set, leading and trailing audio more than ``trim_db`` below
+            the recording's peak is cut first (``librosa.effects.trim``), so the
+            spoken digit, not the silence around it, fills the image's width.
 
     Returns:
         float32 array ``(size, size)``: row 0 is the Nyquist frequency, column 0
-        the start of the recording.
+        the start of the recording (of the trimmed recording with ``trim_db``).
     """
     if top_db <= 0:
         raise ValueError(f"top_db must be positive, got {top_db}.")
-    decibels = spectrogram(samples, sample_rate, step, window) * (10 / np.log(10))
-    frames, bins = decibels.shape
-    image = _interpolation_matrix(size, bins) @ decibels.T @ _interpolation_matrix(size, frames).T
+    if trim_db is not None:
+        samples, _ = librosa.effects.trim(samples, top_db=trim_db,
+                                          frame_length=int(0.001 * window * sample_rate),
+                                          hop_length=int(0.001 * step * sample_rate))
+    log_power = spectrogram(samples, sample_rate, step, window)  # (frames, bins), natural log
+    frames, bins = log_power.shape
+    if mel:
+        bands = librosa.filters.mel(sr=sample_rate, n_fft=2 * (bins - 1), n_mels=size)
+        log_power = np.log(np.exp(log_power) @ bands.T + 1e-14)
+    decibels = log_power * (10 / np.log(10))
+    rows = _interpolation_matrix(size, decibels.shape[1])
+    image = rows @ decibels.T @ _interpolation_matrix(size, frames).T
     image = np.clip(image - image.max() + top_db, 0, top_db) / top_db
     return image[::-1].astype(np.float32)
 
 
-def load_digit_images(fsdd_dir=None, size=64, step=8, window=32, top_db=80.0):
+def load_digit_images(fsdd_dir=None, size=64, step=8, window=32, top_db=80.0, mel=False,
+                      trim_db=None):
     """All 3,000 FSDD recordings as spectrogram images (see ``spectrogram_image``).
+
+    The defaults make the essay's images (linear frequency, whole recording); the
+    digit notebook's runs on unseen speakers also use ``mel=True, trim_db=30``.
 
     Computed once and cached in ``CACHE_DIR`` under a name made from the settings
     and the recordings' paths, sizes and times, so later calls only read a file.
 
     Args:
         fsdd_dir: FSDD's recordings folder; default ``prepare_data.find_fsdd()``.
-        size, step, window, top_db: image settings (pixels, ms, ms, dB).
+        size, step, window, top_db, mel, trim_db: image settings (pixels, ms, ms,
+            dB, bool, dB); see ``spectrogram_image``.
 
     Returns:
         A ``DigitImages`` of 3,000 recordings in file-name order.
     """
     paths = check_fsdd(find_fsdd() if fsdd_dir is None else fsdd_dir)
     settings = {"size": size, "step": step, "window": window, "top_db": float(top_db)}
+    if mel or trim_db is not None:  # the essay images keep their cache name
+        settings.update(mel=bool(mel), trim_db=None if trim_db is None else float(trim_db))
     cache_file = _cache_file("fsdd-images", settings, paths)
     names = [parse_fsdd_name(path.name) for path in paths]
     if cache_file.is_file():

@@ -543,7 +543,8 @@ def fit_digit_model(factory, train, test, epochs, seed=0, learning_rate=1e-3, co
         ``train_size``, ``test_size``, per-epoch lists ``loss``, ``accuracy``
         (training), ``test_loss``, ``test_accuracy`` (fractions) and ``seconds``
         (training only, evaluation excluded); ``predictions`` (test labels
-        predicted after the last epoch, int ``(test_size,)``) and the machine
+        predicted after the last epoch, int ``(test_size,)``), ``probabilities``
+        (their class probabilities, float32 ``(test_size, 10)``) and the machine
         fields of ``digit_machine()``. The test set is only watched: nothing is
         chosen by it, and the reported accuracy is that after the last epoch.
     """
@@ -570,7 +571,8 @@ def fit_digit_model(factory, train, test, epochs, seed=0, learning_rate=1e-3, co
     history = model.fit(ImageBatches(train, batch_size, shuffle=True, seed=seed), epochs=epochs,
                         validation_data=ImageBatches(test, 256, shuffle=False),
                         callbacks=[timer], verbose=verbose)
-    logits = model.predict(test.images, batch_size=256, verbose=0)
+    # float32: bfloat16 logits under a mixed policy give probabilities that sum to 0.99
+    logits = model.predict(test.images, batch_size=256, verbose=0).astype(np.float32)
     run = {"model": model.name, "params": model.count_params(), "seed": seed, "epochs": epochs,
            "learning_rate": learning_rate, "cosine": cosine, "batch_size": batch_size,
            "precision": precision,
@@ -579,14 +581,32 @@ def fit_digit_model(factory, train, test, epochs, seed=0, learning_rate=1e-3, co
            "test_loss": history.history["val_loss"],
            "test_accuracy": history.history["val_accuracy"],
            "seconds": timer.seconds, "predictions": logits.argmax(axis=1),
+           "probabilities": keras.ops.convert_to_numpy(keras.ops.softmax(logits)),
            **digit_machine()}
     return model, run
+
+
+def ensemble_accuracy(runs, labels):
+    """Test accuracy of several models voting with their averaged class probabilities.
+
+    Args:
+        runs: ``fit_digit_model`` runs of different models on the same test images.
+        labels: int ``(test_size,)``, the true digits of those images.
+
+    Returns:
+        The fraction of test images whose highest mean probability is the true digit.
+    """
+    probabilities = [run["probabilities"] for run in runs]
+    if any(p.shape != (len(labels), sample_models.DIGIT_CLASSES) for p in probabilities):
+        raise ValueError(f"runs tested on {[len(p) for p in probabilities]} images; "
+                         f"labels has {len(labels)}: pass runs tested on the same images.")
+    return float(np.mean(np.mean(probabilities, axis=0).argmax(axis=1) == labels))
 
 
 def repeat_seeds(factory, train, test, epochs, seeds, **fit_args):
     """Train the same configuration once per seed (``fit_digit_model``); return the list of runs."""
     return [fit_digit_model(factory, train, test, epochs, seed, **fit_args)[1]
-            for seed in tqdm(seeds, desc=f"{getattr(factory, '__name__', 'model')} seeds",
+            for seed in tqdm(seeds, desc=f"{getattr(factory, 'func', factory).__name__} seeds",
                              unit="run")]
 
 
@@ -662,7 +682,7 @@ def leave_one_speaker_out(factory, data, epochs, seed=0, speakers=None, **fit_ar
     """
     speakers = sorted(set(data.speakers)) if speakers is None else list(speakers)
     runs = {}
-    for speaker in tqdm(speakers, desc=f"{getattr(factory, '__name__', 'model')} LOSO",
+    for speaker in tqdm(speakers, desc=f"{getattr(factory, 'func', factory).__name__} LOSO",
                         unit="speaker"):
         train, test = speaker_split(data, speaker)
         runs[speaker] = {**fit_digit_model(factory, train, test, epochs, seed, **fit_args)[1],

@@ -39,6 +39,29 @@ def test_image_orientation_high_frequencies_on_top():
     assert high.mean(axis=1).argmax() < 8
 
 
+def test_mel_rows_widen_low_frequencies():
+    """On the mel scale a 1 kHz tone sits far higher in the image than on a linear axis."""
+    rate = 8000
+    t = np.arange(rate // 2) / rate
+    tone = np.sin(2 * np.pi * 1000 * t)
+    linear_row = data_generator.spectrogram_image(tone, rate).mean(axis=1).argmax()
+    mel_row = data_generator.spectrogram_image(tone, rate, mel=True).mean(axis=1).argmax()
+    assert 44 <= linear_row <= 50  # 1 kHz is a quarter of the way up from 0 to 4 kHz
+    assert 32 <= mel_row <= 40  # and about 43% of the way up in mels
+
+
+def test_trim_lets_the_sound_fill_the_width():
+    """Silence around a tone is cut before the image is stretched over the recording."""
+    rate = 8000
+    rng = np.random.default_rng(0)
+    t = np.arange(rate // 4) / rate
+    quiet = lambda seconds: 1e-4 * rng.standard_normal(int(rate * seconds))
+    samples = np.concatenate([quiet(0.5), np.sin(2 * np.pi * 500 * t), quiet(0.25)])
+    loud_columns = lambda image: (image.max(axis=0) > 0.9).mean()
+    assert 0.2 < loud_columns(data_generator.spectrogram_image(samples, rate)) < 0.35
+    assert loud_columns(data_generator.spectrogram_image(samples, rate, trim_db=30)) > 0.9
+
+
 def test_official_split(digits):
     train, test = data_generator.official_split(digits)
     assert (len(train), len(test)) == (2700, 300)
@@ -135,6 +158,19 @@ def test_digit_cnn_structure():
     assert model.count_params() == 96_912 + 960 + 1_290
 
 
+def test_digit_cnn_can_ignore_a_steady_colouring():
+    """With remove_band_means, adding a constant to each frequency row changes nothing."""
+    rng = np.random.default_rng(0)
+    images = rng.uniform(0, 1, (4, 64, 64)).astype(np.float32)
+    coloured = images + rng.uniform(-0.3, 0.3, (4, 64, 1)).astype(np.float32)
+    model = sample_models.digit_cnn(remove_band_means=True)
+    np.testing.assert_allclose(np.asarray(model(coloured, training=False)),
+                               np.asarray(model(images, training=False)), atol=1e-4)
+    plain = sample_models.digit_cnn()
+    assert "remove_band_means" not in [layer.name for layer in plain.layers]
+    assert plain.count_params() == model.count_params()
+
+
 def test_spec_augment_only_in_training():
     layer = sample_models.SpecAugment(max_shift=4, freq_mask=8, time_mask=8, seed=1)
     images = np.ones((8, 64, 64), np.float32)
@@ -154,6 +190,9 @@ def test_training_smoke(digits):
     assert run["model"] == "essay_cnn" and run["epochs"] == 2 and run["seed"] == 3
     assert len(run["seconds"]) == len(run["test_accuracy"]) == 2
     assert run["predictions"].shape == (100,)
+    assert run["probabilities"].shape == (100, 10)
+    np.testing.assert_allclose(run["probabilities"].sum(axis=1), 1, atol=1e-5)
+    np.testing.assert_array_equal(run["probabilities"].argmax(axis=1), run["predictions"])
     accuracy = (run["predictions"] == test.labels).mean()
     assert accuracy == pytest.approx(run["test_accuracy"][-1], abs=1e-6)
     assert run["cpu_count"] >= 1 and run["train_size"] == 300
@@ -171,6 +210,19 @@ def test_time_to_accuracy_and_confusion():
     assert np.isnan(train_utils.time_to_accuracy(run, 0.99)[1])
     matrix = train_utils.confusion_matrix([0, 1, 1, 2], [0, 1, 2, 2], classes=3)
     assert matrix.tolist() == [[1, 0, 0], [0, 1, 1], [0, 0, 1]]
+
+
+def test_ensemble_accuracy_averages_probabilities():
+    """Two models each right on one of two images; their averaged vote is right on both."""
+    labels = np.array([0, 1])
+    first, second = np.zeros((2, 10), np.float32), np.zeros((2, 10), np.float32)
+    first[:, :2] = [[0.6, 0.4], [0.6, 0.4]]  # says 0 twice
+    second[:, :2] = [[0.45, 0.55], [0.1, 0.9]]  # says 1 twice
+    runs = [{"probabilities": first}, {"probabilities": second}]
+    assert train_utils.ensemble_accuracy(runs, labels) == 1.0
+    assert train_utils.ensemble_accuracy(runs[:1], labels) == 0.5
+    with pytest.raises(ValueError, match="same images"):
+        train_utils.ensemble_accuracy(runs, np.array([0, 1, 2]))
 
 
 def test_fit_rejects_bad_input(digits):
