@@ -34,10 +34,10 @@ def test_parameter_counts_of_the_original_models():
     assert counts["model_4"] == 446_029
     assert sample_models.deep_rnn_model(161, 200, 1).count_params() == counts["model_1"]
     # Conv1D 161*11*192+192, BN 4*192, Conv1D 192*5*192+192, BN 4*192,
-    # BiGRU 2*3*(192*160+160*160+2*160), BN 4*320, BiGRU 2*3*(320*160+160*160+2*160),
-    # BN 4*320, Dense 320*29+29.
-    assert counts["final"] == (340_224 + 768 + 184_512 + 768 + 339_840 + 1_280 + 462_720
-                               + 1_280 + 9_309)
+    # BiGRU 2*3*(192*128+128*128+2*128), BN 4*256, BiGRU 2*3*(256*128+128*128+2*128),
+    # BN 4*256, Dense 256*29+29.
+    assert counts["final"] == (340_224 + 768 + 184_512 + 768 + 247_296 + 1_024 + 296_448
+                               + 1_024 + 7_453)
 
 
 def test_models_keep_the_original_layer_names_and_build_args():
