@@ -603,6 +603,27 @@ def ensemble_accuracy(runs, labels):
     return float(np.mean(np.mean(probabilities, axis=0).argmax(axis=1) == labels))
 
 
+def summarize_vote(runs, labels, experiment):
+    """One summary row (as ``summarize_runs``) for ``runs`` of different models voting.
+
+    Args:
+        runs: single-seed runs of different models on the same test images.
+        labels: int ``(test_size,)``, the true digits of those images.
+        experiment: a label, e.g. ``'unseen speaker lucas'``.
+
+    Returns:
+        dict: ``experiment``, ``model`` (the models joined by ' + '), ``epochs``
+        and ``seeds`` (of the first run), ``runs`` (1), the vote's accuracy in
+        percent as ``accuracy_mean`` / ``_min`` / ``_max`` (``accuracy_std`` 0)
+        and ``train_s_mean``, the training seconds of all the runs together.
+    """
+    accuracy = 100 * ensemble_accuracy(runs, labels)
+    return {"experiment": experiment, "model": " + ".join(run["model"] for run in runs),
+            "epochs": runs[0]["epochs"], "runs": 1, "seeds": str(runs[0]["seed"]),
+            **dict.fromkeys(("accuracy_mean", "accuracy_min", "accuracy_max"), accuracy),
+            "accuracy_std": 0.0, "train_s_mean": sum(training_seconds(run) for run in runs)}
+
+
 def repeat_seeds(factory, train, test, epochs, seeds, **fit_args):
     """Train the same configuration once per seed (``fit_digit_model``); return the list of runs."""
     return [fit_digit_model(factory, train, test, epochs, seed, **fit_args)[1]
