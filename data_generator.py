@@ -376,8 +376,9 @@ class DigitImages:
     """FSDD recordings as spectrogram images, with their labels and origins.
 
     Attributes:
-        images: float32 ``(n, size, size)`` in [0, 1]; row 0 is the highest
-            frequency, columns run forward in time over the whole recording.
+        images: float32 ``(n, size, size)`` in [0, 1] (``normalize_speakers``
+            turns them into z-scores); row 0 is the highest frequency, columns
+            run forward in time over the whole recording.
         labels: int64 ``(n,)`` spoken digit, 0-9.
         speakers: str ``(n,)`` speaker name, one of ``prepare_data.FSDD_SPEAKERS``.
         takes: int64 ``(n,)`` take number, 0-49.
@@ -533,3 +534,34 @@ def speaker_split(data, speaker):
         raise ValueError(f"unknown speaker {speaker!r}; the speakers are {sorted(set(data.speakers))}.")
     held_out = data.speakers == speaker
     return data.subset(~held_out), data.subset(held_out)
+
+
+def normalize_speakers(data, eps=1e-6):
+    """Per-speaker mean and variance normalisation of spectrogram images (speaker CMVN).
+
+    A voice and a microphone colour every recording of one speaker alike: some
+    frequency rows louder, some quieter, some more variable. For each speaker,
+    each frequency row is shifted and scaled to mean 0 and standard deviation 1
+    over all of that speaker's recordings and columns (time), as speech
+    recognisers normalise a new speaker's features with statistics of their own
+    speech. It uses each speaker's recordings, never their labels, so a speaker
+    held out of training is normalised from their own unlabelled audio alone.
+    Unlike subtracting each recording's own row means, it keeps what sets one
+    word apart from the speaker's other words.
+
+    Args:
+        data: ``DigitImages`` with images ``(n, rows, columns)``.
+        eps: added to each standard deviation (rows that never vary stay 0).
+
+    Returns:
+        A ``DigitImages`` with the same recordings; images float32
+        ``(n, rows, columns)`` of z-scores (no longer in [0, 1]).
+    """
+    images = np.empty_like(data.images)
+    for speaker in np.unique(data.speakers):
+        own = data.speakers == speaker
+        rows = data.images[own]
+        mean = rows.mean(axis=(0, 2), keepdims=True)
+        std = rows.std(axis=(0, 2), keepdims=True)
+        images[own] = (rows - mean) / (std + eps)
+    return dataclasses.replace(data, images=images)

@@ -238,23 +238,14 @@ def _standardize(x):
     return (x - mean) / (ops.std(x, axis=(1, 2), keepdims=True) + 1e-6)
 
 
-def _remove_band_means(x):
-    """Subtract each frequency row's mean over time from ``(batch, rows, columns)`` images."""
-    return x - ops.mean(x, axis=2, keepdims=True)
-
-
 @recorded
-def digit_cnn(size=DIGIT_IMAGE_SIZE, filters=(16, 32, 64, 128), dropout=0.3, augment=True,
-              remove_band_means=False):
+def digit_cnn(size=DIGIT_IMAGE_SIZE, filters=(16, 32, 64, 128), dropout=0.3, augment=True):
     """Our CNN: augmentation, per-image standardisation, batch-normalised conv blocks.
 
-    Input ``(batch, size, size)`` images in [0, 1]; output ``(batch, 10)`` logits.
-    With ``remove_band_means`` each frequency row first loses its mean over time
-    (cepstral mean normalisation: a microphone's or a voice's steady colouring
-    adds a constant to each row of a log spectrogram). That helps on speakers
-    never heard in training and hurts on known ones, whose steady colouring, and
-    a one-word recording's average vowel, are clues worth keeping.
-    The image is then averaged down to half resolution (32 x 32). Each block is
+    Input ``(batch, size, size)`` images: values in [0, 1], or the per-speaker
+    z-scores of ``data_generator.normalize_speakers``; output ``(batch, 10)``
+    logits. After augmentation and per-image standardisation the image is
+    averaged down to half resolution (32 x 32). Each block is
     a 3x3 'same' convolution without bias, batch normalisation, relu and a 2x2
     max-pool (32 -> 16 -> 8 -> 4 -> 2 pixels with the default four blocks); a
     global average over the last maps makes the classifier independent of
@@ -263,8 +254,6 @@ def digit_cnn(size=DIGIT_IMAGE_SIZE, filters=(16, 32, 64, 128), dropout=0.3, aug
     inputs = _image_input(size)
     # Augmentation and standardisation stay in float32 under a mixed-precision policy.
     x = SpecAugment(name="augment", dtype="float32")(inputs) if augment else inputs
-    if remove_band_means:
-        x = layers.Lambda(_remove_band_means, name="remove_band_means", dtype="float32")(x)
     x = layers.Lambda(_standardize, name="standardize", dtype="float32")(x)
     x = layers.Reshape((size, size, 1), name="add_channel")(x)
     x = layers.AveragePooling2D(2, name="half_resolution")(x)  # 32 x 32 pixels suffice
@@ -283,7 +272,7 @@ def digit_cnn(size=DIGIT_IMAGE_SIZE, filters=(16, 32, 64, 128), dropout=0.3, aug
 def time_rnn(size=DIGIT_IMAGE_SIZE, units=128, stack=4, dropout=0.3, augment=True):
     """Our RNN: two bidirectional GRUs that step through time (the image's columns).
 
-    Input ``(batch, size, size)`` images in [0, 1]. After augmentation and
+    Input ``(batch, size, size)`` images, as for ``digit_cnn``. After augmentation and
     per-image standardisation, neighbouring frequency rows are averaged in pairs
     (``size / 2`` rows, as our CNN does), the image is turned time-major and every
     ``stack`` neighbouring columns are joined into one step: ``size / stack``

@@ -7,12 +7,16 @@ pickle written every epoch, weights, a JSON record of how the model was made),
 helpers turn its output into text and measure WER and CER.
 """
 
+import contextlib
 import json
 import math
+import multiprocessing
 import os
 import pickle
 import platform
+import sys
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import jiwer
@@ -501,11 +505,16 @@ class DigitEpochTimer(keras.callbacks.Callback):
         self.seconds.append((self.stopped or time.perf_counter()) - self.started)
 
 
+def _usable_cpus():
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
 def digit_machine():
-    """What the timings were measured on: CPU description, its cores and the cores this process may use."""
+    """What the timings were measured on: CPU description, its cores and the cores this
+    process may use (TensorFlow's thread limit where one is set, else the cores it may run on)."""
+    threads = tf.config.threading.get_intra_op_parallelism_threads()
     return {"machine": _machine(), "cpu_count": os.cpu_count(),
-            "cpus_used": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-            else os.cpu_count()}
+            "cpus_used": threads or _usable_cpus()}
 
 
 def native_bfloat16():
@@ -689,26 +698,70 @@ def summarize_runs(runs, experiment, epochs=None, target=None):
     return {**row, **{key: first[key] for key in keys}}
 
 
-def leave_one_speaker_out(factory, data, epochs, seed=0, speakers=None, **fit_args):
+@contextlib.contextmanager
+def _stderr_to_devnull():
+    """Point file descriptor 2 (C libraries' writes included) at the null device meanwhile."""
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _limit_threads(threads):
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+
+
+def _held_out_run(factory, train, test, epochs, seed, speaker, fit_args):
+    return {**fit_digit_model(factory, train, test, epochs, seed, **fit_args)[1],
+            "held_out": speaker}
+
+
+def leave_one_speaker_out(factory, data, epochs, seed=0, speakers=None, processes=None,
+                          **fit_args):
     """Train on every speaker but one and test on that one, for each speaker in turn.
 
+    The runs are independent, so they train side by side in ``processes`` worker
+    processes, each limited to its share of the cores: small models leave cores
+    idle between their small operations, and on 2 cores two one-thread runs
+    finish 1.3-1.6x sooner than the same runs one after the other. Their
+    ``seconds`` are therefore those of a shared machine (``cpus_used`` says how
+    many threads each run had): time models on ``fit_digit_model`` alone.
+    Workers are spawned and import the main module, so a script must call this
+    under ``if __name__ == "__main__":`` (notebooks need nothing).
+
     Args:
-        factory: a ``sample_models`` digit factory (see ``fit_digit_model``).
+        factory: a ``sample_models`` digit factory (see ``fit_digit_model``); it is
+            sent to the workers, so a module-level function or a ``functools.partial``.
         data: all recordings, a ``data_generator.DigitImages``.
         epochs, seed, fit_args: as for ``fit_digit_model``.
         speakers: the speakers to hold out (default: all, in sorted order).
+        processes: runs trained at once (default: one per usable core, at most
+            one per speaker).
 
     Returns:
         dict speaker -> run (``fit_digit_model``'s dict plus ``held_out``).
     """
     speakers = sorted(set(data.speakers)) if speakers is None else list(speakers)
-    runs = {}
-    for speaker in tqdm(speakers, desc=f"{getattr(factory, 'func', factory).__name__} LOSO",
-                        unit="speaker"):
-        train, test = speaker_split(data, speaker)
-        runs[speaker] = {**fit_digit_model(factory, train, test, epochs, seed, **fit_args)[1],
-                         "held_out": speaker}
-    return runs
+    processes = min(len(speakers), processes or _usable_cpus())
+    # "spawn", not "fork": a forked child would inherit this process's running TensorFlow threads.
+    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_limit_threads,
+                             initargs=(max(1, _usable_cpus() // processes),)) as pool:
+        # Workers start on submit and inherit stderr: without this, each would print
+        # TensorFlow's start-up log into the notebook. Their errors still reach us.
+        with _stderr_to_devnull():
+            futures = [pool.submit(_held_out_run, factory, *speaker_split(data, speaker), epochs,
+                                   seed, speaker, fit_args) for speaker in speakers]
+        for _ in tqdm(as_completed(futures), total=len(futures), unit="speaker",
+                      desc=f"{getattr(factory, 'func', factory).__name__} LOSO"):
+            pass
+        return {speaker: future.result() for speaker, future in zip(speakers, futures)}
 
 
 def confusion_matrix(labels, predictions, classes=10):

@@ -1,5 +1,9 @@
 """Digit track: FSDD spectrogram images, the essay's and our classifiers, training helpers."""
 
+import dataclasses
+import os
+from functools import partial
+
 import numpy as np
 import pytest
 
@@ -80,6 +84,32 @@ def test_speaker_split(digits):
         data_generator.speaker_split(digits, "alice")
 
 
+def test_normalize_speakers(digits):
+    """Each speaker's rows become z-scores, so a speaker's steady colouring (any positive
+    scale and offset per frequency row) no longer shows."""
+    data = digits.subset(slice(None, None, 10))
+    data.images[data.speakers == "theo", 5, :] = 0.25  # a row that never varies
+    before = data.images.copy()
+    normalized = data_generator.normalize_speakers(data)
+    np.testing.assert_array_equal(data.images, before)  # the input is left as it was
+    np.testing.assert_array_equal(normalized.labels, data.labels)
+    np.testing.assert_array_equal(normalized.paths, data.paths)
+    for speaker in set(data.speakers):
+        own = normalized.images[data.speakers == speaker]
+        np.testing.assert_allclose(own.mean(axis=(0, 2)), 0, atol=1e-4)
+        varies = data.images[data.speakers == speaker].std(axis=(0, 2)) > 0
+        np.testing.assert_allclose(own.std(axis=(0, 2))[varies], 1, atol=1e-3)
+    assert np.isfinite(normalized.images).all()
+    assert not normalized.images[data.speakers == "theo", 5].any()
+    rng = np.random.default_rng(0)
+    lucas = data.speakers == "lucas"
+    coloured = data.images.copy()
+    coloured[lucas] = (coloured[lucas] * rng.uniform(0.5, 2.0, (64, 1))
+                       + rng.uniform(-0.3, 0.3, (64, 1)))
+    recoloured = data_generator.normalize_speakers(dataclasses.replace(data, images=coloured))
+    np.testing.assert_allclose(recoloured.images, normalized.images, atol=2e-3)
+
+
 def test_cache_is_reused(fsdd_dir, isolated_outputs, monkeypatch):
     first = data_generator.load_digit_images(fsdd_dir, size=16)
     cached = list((isolated_outputs / "cache").glob("fsdd-images-*.npz"))
@@ -158,19 +188,6 @@ def test_digit_cnn_structure():
     assert model.count_params() == 96_912 + 960 + 1_290
 
 
-def test_digit_cnn_can_ignore_a_steady_colouring():
-    """With remove_band_means, adding a constant to each frequency row changes nothing."""
-    rng = np.random.default_rng(0)
-    images = rng.uniform(0, 1, (4, 64, 64)).astype(np.float32)
-    coloured = images + rng.uniform(-0.3, 0.3, (4, 64, 1)).astype(np.float32)
-    model = sample_models.digit_cnn(remove_band_means=True)
-    np.testing.assert_allclose(np.asarray(model(coloured, training=False)),
-                               np.asarray(model(images, training=False)), atol=1e-4)
-    plain = sample_models.digit_cnn()
-    assert "remove_band_means" not in [layer.name for layer in plain.layers]
-    assert plain.count_params() == model.count_params()
-
-
 def test_spec_augment_only_in_training():
     layer = sample_models.SpecAugment(max_shift=4, freq_mask=8, time_mask=8, seed=1)
     images = np.ones((8, 64, 64), np.float32)
@@ -201,6 +218,23 @@ def test_training_smoke(digits):
     assert row["reached_0%"] == 2
     path = train_utils.save_digit_runs([run], "digits_smoke")
     assert train_utils.load_digit_runs("digits_smoke")[0]["seed"] == 3 and path.is_file()
+
+
+def test_leave_one_speaker_out_in_worker_processes(digits):
+    """Two held-out speakers trained side by side in two one-thread worker processes."""
+    data = digits.subset(np.isin(digits.speakers, ["jackson", "lucas", "theo"])
+                         & (digits.takes < 4))
+    factory = partial(sample_models.digit_cnn, filters=(8, 16))  # a partial reaches the workers
+    runs = train_utils.leave_one_speaker_out(factory, data, epochs=1, seed=2,
+                                             speakers=["theo", "lucas"], processes=2)
+    assert list(runs) == ["theo", "lucas"]
+    for speaker, run in runs.items():
+        assert run["held_out"] == speaker and run["seed"] == 2
+        assert run["test_size"] == 40 and run["train_size"] == 80
+        assert run["predictions"].shape == (40,)
+        assert run["cpus_used"] == max(1, len(os.sched_getaffinity(0)) // 2)
+    with pytest.raises(ValueError, match="epochs must be at least 1"):  # raised in a worker
+        train_utils.leave_one_speaker_out(factory, data, epochs=0, speakers=["theo"])
 
 
 def test_time_to_accuracy_and_confusion():
