@@ -728,12 +728,14 @@ def leave_one_speaker_out(factory, data, epochs, seed=0, speakers=None, processe
 
     The runs are independent, so they train side by side in ``processes`` worker
     processes, each limited to its share of the cores: small models leave cores
-    idle between their small operations, and on 2 cores two one-thread runs
-    finish 1.3-1.6x sooner than the same runs one after the other. Their
-    ``seconds`` are therefore those of a shared machine (``cpus_used`` says how
-    many threads each run had): time models on ``fit_digit_model`` alone.
-    Workers are spawned and import the main module, so a script must call this
-    under ``if __name__ == "__main__":`` (notebooks need nothing).
+    idle between their small operations. On 2 cores, two one-thread runs at a
+    time took the digit notebook's six configurations 537 s, where the same
+    models and epochs took 637 s one after the other with both cores; the RNNs
+    gain, the essay CNN (whose bfloat16 convolutions keep both cores busy) does
+    not. The runs' ``seconds`` are therefore those of a shared machine
+    (``cpus_used`` says how many threads each had): time models on
+    ``fit_digit_model`` alone. Workers are spawned and import the main module,
+    so a script must call this under ``if __name__ == "__main__":``.
 
     Args:
         factory: a ``sample_models`` digit factory (see ``fit_digit_model``); it is
