@@ -633,11 +633,15 @@ def summarize_vote(runs, labels, experiment):
             "accuracy_std": 0.0, "train_s_mean": sum(training_seconds(run) for run in runs)}
 
 
+def _factory_name(factory):
+    """A model factory's function name, through a ``functools.partial`` too (for progress bars)."""
+    return getattr(factory, "func", factory).__name__
+
+
 def repeat_seeds(factory, train, test, epochs, seeds, **fit_args):
     """Train the same configuration once per seed (``fit_digit_model``); return the list of runs."""
     return [fit_digit_model(factory, train, test, epochs, seed, **fit_args)[1]
-            for seed in tqdm(seeds, desc=f"{getattr(factory, 'func', factory).__name__} seeds",
-                             unit="run")]
+            for seed in tqdm(seeds, desc=f"{_factory_name(factory)} seeds", unit="run")]
 
 
 def training_seconds(run, epochs=None):
@@ -761,7 +765,7 @@ def leave_one_speaker_out(factory, data, epochs, seed=0, speakers=None, processe
             futures = [pool.submit(_held_out_run, factory, *speaker_split(data, speaker), epochs,
                                    seed, speaker, fit_args) for speaker in speakers]
         for _ in tqdm(as_completed(futures), total=len(futures), unit="speaker",
-                      desc=f"{getattr(factory, 'func', factory).__name__} LOSO"):
+                      desc=f"{_factory_name(factory)} LOSO"):
             pass
         return {speaker: future.result() for speaker, future in zip(speakers, futures)}
 
