@@ -9,3 +9,9 @@ char_map = {char: index for index, char in enumerate(ALPHABET)}
 index_map = {index: char for index, char in enumerate(ALPHABET)}
 BLANK_INDEX = len(ALPHABET)  # 28
 NUM_CLASSES = len(ALPHABET) + 1  # 29: the characters plus the blank
+
+
+if __name__ == "__main__":
+    from utils import refuse_to_run_as_command
+
+    refuse_to_run_as_command("char_map")

@@ -9,6 +9,7 @@ length. The plotting helpers at the end show one utterance's audio and features.
 import dataclasses
 import hashlib
 import json
+import warnings
 from pathlib import Path
 
 import keras
@@ -19,8 +20,8 @@ import soundfile
 from tqdm.auto import tqdm
 
 from prepare_data import check_fsdd, find_fsdd, fsdd_split, parse_fsdd_name
-from utils import (DATA_DIR, load_audio, mfcc_features, normalize_transcript, spectrogram,
-                   spectrogram_dim, text_to_int_sequence)
+from utils import (DATA_DIR, ensure_writable, load_audio, mfcc_features, normalize_transcript,
+                   refuse_to_run_as_command, spectrogram, spectrogram_dim, text_to_int_sequence)
 
 DIGITS_TRAIN_JSON = DATA_DIR / "digits" / "train_corpus.json"
 DIGITS_VALID_JSON = DATA_DIR / "digits" / "valid_corpus.json"
@@ -40,7 +41,8 @@ def load_description_file(path, max_duration=10.0):
     Args:
         path: file with one ``{"key", "duration", "text"}`` object per line;
             relative keys are relative to the file's folder.
-        max_duration: utterances longer than this many seconds are skipped.
+        max_duration: utterances longer than this many seconds are skipped; one
+            printed line says how many.
 
     Returns:
         A list of dicts with ``key`` (absolute path string), ``duration``
@@ -48,13 +50,14 @@ def load_description_file(path, max_duration=10.0):
 
     Raises:
         FileNotFoundError: the description file or listed audio files are missing.
-        ValueError: a malformed line, named by its number.
+        ValueError: a malformed line or a missing or empty transcript, named by
+            its line number.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"description file not found: {path}. Build the corpus "
                                 "first, e.g. `python prepare_data.py digits`.")
-    utterances, missing = [], []
+    utterances, missing, too_long = [], [], 0
     for number, line in enumerate(path.read_text().splitlines(), 1):
         if not line.strip():
             continue
@@ -65,16 +68,27 @@ def load_description_file(path, max_duration=10.0):
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
             raise ValueError(f"{where}: expected a JSON object with 'key', 'duration' and "
                              f"'text', got {line[:120]!r} ({error!r}).") from error
+        if not isinstance(text, str):
+            raise ValueError(f"{where}: 'text' must be the transcript as a string, got "
+                             f"{text!r}. Write the words that are spoken.")
+        text = normalize_transcript(text, utterance=where)
+        if not text:
+            raise ValueError(f"{where}: the transcript is empty; CTC needs at least one "
+                             "character to learn from. Write the words that are spoken, or "
+                             "remove the line.")
         if duration > max_duration:
+            too_long += 1
             continue
         audio = path.parent / key
         if not audio.is_file():
             missing.append(f"{audio} ({where})")
-        utterances.append({"key": str(audio), "duration": duration,
-                           "text": normalize_transcript(text, utterance=where)})
+        utterances.append({"key": str(audio), "duration": duration, "text": text})
     if missing:
         raise FileNotFoundError(f"{len(missing)} audio files listed in {path} are missing, "
                                 f"e.g. {missing[:3]}. Rebuild the corpus with prepare_data.py.")
+    if too_long:
+        print(f"{path.name}: skipped {too_long} of {too_long + len(utterances)} utterances "
+              f"longer than max_duration={max_duration} s")
     return utterances
 
 
@@ -93,6 +107,33 @@ def _save_npz(cache_file, **arrays):
     partial = cache_file.with_suffix(".partial.npz")
     np.savez(partial, **arrays)
     partial.replace(cache_file)
+
+
+def corpus_sample_rate(utterances):
+    """The corpus's sample rate in Hz: the rate most of its audio files have.
+
+    Files at another rate are resampled to it when featurised; a warning says
+    how many there are and names one.
+
+    Raises:
+        ValueError: a file's header cannot be read, naming the file.
+    """
+    rates = {}
+    for utterance in utterances:
+        try:
+            rate = soundfile.info(utterance["key"]).samplerate
+        except (soundfile.LibsndfileError, RuntimeError) as error:
+            raise ValueError(f"cannot read audio file {utterance['key']} ({error}). The file is "
+                             "damaged or not audio: replace it, or remove its line from the "
+                             "description file.") from error
+        rates.setdefault(rate, []).append(utterance["key"])
+    corpus_rate = max(sorted(rates), key=lambda rate: len(rates[rate]))  # a tie: the lower rate
+    others = [(key, rate) for rate, keys in rates.items() if rate != corpus_rate for key in keys]
+    if others:
+        warnings.warn(f"{len(others)} of {len(utterances)} audio files are not at the corpus's "
+                      f"rate of {corpus_rate} Hz (e.g. {others[0][0]} at {others[0][1]} Hz); "
+                      "they are resampled to it.", stacklevel=2)
+    return corpus_rate
 
 
 class Featurizer:
@@ -147,6 +188,7 @@ class Featurizer:
             with np.load(cache_file) as stored:
                 features = np.split(stored["frames"], np.cumsum(stored["lengths"])[:-1])
         else:
+            ensure_writable(cache_file.parent)  # before the work, not after it
             features = [self(path) for path in tqdm(audio_paths, desc="computing features",
                                                       unit="file", leave=False)]
             _save_npz(cache_file, frames=np.concatenate(features),
@@ -272,8 +314,8 @@ class AudioGenerator:
         if not self.train:
             raise ValueError(f"{train_json} lists no utterance of at most {max_duration} s.")
         self.valid = load_description_file(valid_json, max_duration) if valid_json else []
-        self.featurizer = Featurizer(soundfile.info(self.train[0]["key"]).samplerate,
-                                     spectrogram, mfcc_dim, step, window, max_freq)
+        self.featurizer = Featurizer(corpus_sample_rate(self.train), spectrogram, mfcc_dim,
+                                     step, window, max_freq)
         self.minibatch_size, self.sort_by_duration = minibatch_size, sort_by_duration
         self.seed = seed
         train_features = self.featurizer.corpus_features([u["key"] for u in self.train])
@@ -565,3 +607,7 @@ def normalize_speakers(data, eps=1e-6):
         std = rows.std(axis=(0, 2), keepdims=True)
         images[own] = (rows - mean) / (std + eps)
     return dataclasses.replace(data, images=images)
+
+
+if __name__ == "__main__":
+    refuse_to_run_as_command("data_generator")

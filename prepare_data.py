@@ -18,23 +18,30 @@ utterance: ``key`` (audio path, relative to the description file's folder),
 """
 
 import argparse
+import hashlib
 import json
 import os
 import re
+import shutil
 import sys
+import tarfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import soundfile
 from tqdm.auto import tqdm
 
-from utils import DATA_DIR, load_audio, normalize_transcript
+from utils import DATA_DIR, PROJECT_DIR, ensure_writable, load_audio, normalize_transcript
 
 FSDD_COMMIT = "26eb9aaf76e81b692f806f9140c2d2777410d7a1"
 FSDD_URL = f"https://github.com/Jakobovski/free-spoken-digit-dataset/archive/{FSDD_COMMIT}.zip"
 FSDD_SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo", "yweweler")
 FSDD_TAKES = 50
 FSDD_TEST_TAKES = range(0, 5)  # the dataset's official test split; takes 5-49 train
+# SHA-256 of every recording at FSDD_COMMIT (the dataset's own checksum list). GitHub builds
+# its archives on the fly, so the recordings are checked rather than the archive's bytes.
+FSDD_CHECKSUMS = PROJECT_DIR / "checksums" / "fsdd-recordings.sha256"
 FSDD_NAME = re.compile(r"^(\d)_([a-z]+)_(\d+)\.wav$")
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
@@ -57,7 +64,10 @@ def parse_fsdd_name(name):
 
 
 def check_fsdd(recordings):
-    """Check an FSDD ``recordings`` folder: exactly the 3,000 expected files, all readable.
+    """Check an FSDD ``recordings`` folder: exactly the 3,000 expected files, all intact.
+
+    Every recording must have the SHA-256 listed in ``FSDD_CHECKSUMS`` (the
+    dataset at ``FSDD_COMMIT``), so a damaged, truncated or altered file is found.
 
     Returns:
         The sorted list of the 3,000 WAV paths.
@@ -65,7 +75,7 @@ def check_fsdd(recordings):
     Raises:
         FileNotFoundError: the folder does not exist.
         ValueError: files are missing, unexpected WAV files are present, or a
-            recording cannot be read; the message names them.
+            recording differs from the dataset's; the message names them.
     """
     recordings = Path(recordings)
     if not recordings.is_dir():
@@ -80,29 +90,79 @@ def check_fsdd(recordings):
             f"{len(missing)} missing (e.g. {missing[:3]}), {len(extra)} unexpected "
             f"(e.g. {extra[:3]}). Point --source / FSDD_DIR at the dataset's "
             "'recordings' folder, or delete it and download it again.")
+    checksums = dict(line.split()[::-1] for line in FSDD_CHECKSUMS.read_text().splitlines())
     paths = sorted(recordings / name for name in expected)
-    for path in paths:
-        try:
-            info = soundfile.info(path)
-        except (soundfile.LibsndfileError, RuntimeError) as error:
-            raise ValueError(f"FSDD recording {path} cannot be read ({error}); "
-                             "replace it with a fresh copy.") from error
-        if info.frames == 0 or "(should be" in info.extra_info:  # libsndfile's truncation note
-            raise ValueError(f"FSDD recording {path} is empty or truncated; replace it with "
-                             "a fresh copy.")
+    damaged = [path.name for path in paths
+               if hashlib.sha256(path.read_bytes()).hexdigest() != checksums[path.name]]
+    if damaged:
+        raise ValueError(
+            f"{len(damaged)} FSDD recordings in {recordings} differ from the dataset's "
+            f"(SHA-256 mismatch), e.g. {damaged[:3]}: they are damaged, truncated or from "
+            "another version of FSDD. Replace them with fresh copies, or delete the folder "
+            "and download FSDD again.")
     return paths
 
 
-def download_fsdd(out_dir):
-    """Download and unpack the FSDD archive (``FSDD_URL``) into ``out_dir``; return its recordings folder."""
+def extract_atomically(archive, target):
+    """Unpack a ``.zip`` or ``.tar.gz`` archive into the folder ``target``, all or nothing.
+
+    The archive is unpacked into ``target.partial`` and renamed to ``target``
+    only once complete, so an interrupted run never leaves a ``target`` that a
+    later run would take for a finished extraction.
+    """
+    target = Path(target)
+    partial = target.with_name(target.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)  # left behind by a run that was killed
+    try:
+        if str(archive).endswith(".zip"):
+            with zipfile.ZipFile(archive) as bundle:
+                bundle.extractall(partial)
+        else:
+            with tarfile.open(archive) as bundle:
+                bundle.extractall(partial, filter="data")
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    shutil.rmtree(target, ignore_errors=True)
+    partial.rename(target)
+
+
+def _download(name, origin, out_dir, sha256=None):
+    """Fetch ``origin`` to ``out_dir/downloads/name`` (kept for later runs); return its path."""
     import keras  # imported here: the other sub-commands do not need TensorFlow
 
-    Path(out_dir).mkdir(parents=True, exist_ok=True)  # get_file falls back to /tmp otherwise
-    extracted = Path(keras.utils.get_file("fsdd.zip", origin=FSDD_URL, extract=True,
-                                          cache_dir=str(out_dir), cache_subdir="downloads"))
-    found = sorted(extracted.glob("*/recordings")) + sorted(extracted.glob("recordings"))
-    if not found:
-        raise ValueError(f"the archive from {FSDD_URL} has no 'recordings' folder ({extracted}).")
+    ensure_writable(Path(out_dir) / "downloads")  # get_file falls back to /tmp otherwise
+    try:
+        return Path(keras.utils.get_file(name, origin=origin, file_hash=sha256,
+                                         cache_dir=str(out_dir), cache_subdir="downloads"))
+    except Exception as error:  # get_file reports a network failure as a bare Exception
+        if "URL fetch failure" not in str(error):
+            raise
+        raise ConnectionError(f"{error}. Check the network connection, or use a copy you "
+                              "already have (--source).") from error
+
+
+def download_fsdd(out_dir):
+    """Download, unpack and check the FSDD archive (``FSDD_URL``) under ``out_dir/downloads``.
+
+    A damaged download is deleted, so that the next run fetches it afresh.
+
+    Returns:
+        The checked ``recordings`` folder.
+    """
+    archive = _download("fsdd.zip", FSDD_URL, out_dir)
+    extracted = archive.parent / "fsdd_extracted"
+    try:
+        extract_atomically(archive, extracted)
+        found = sorted(extracted.glob("*/recordings")) + sorted(extracted.glob("recordings"))
+        if not found:
+            raise ValueError("it has no 'recordings' folder")
+        check_fsdd(found[0])
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        archive.unlink(missing_ok=True)
+        shutil.rmtree(extracted, ignore_errors=True)
+        raise ValueError(f"the FSDD archive downloaded from {FSDD_URL} is damaged ({error}). "
+                         "It was deleted: run the command again to download it afresh.") from error
     return found[0]
 
 
@@ -113,22 +173,30 @@ def find_fsdd(source=None, out_dir=DATA_DIR / "fsdd", download=True):
     ``out_dir``; downloads the archive there as a last resort (``download=True``).
     ``source`` may name the ``recordings`` folder or the dataset folder holding it.
     """
+    from_environment = not source and bool(os.environ.get("FSDD_DIR"))
     source = source or os.environ.get("FSDD_DIR")
     if source:
         recordings = Path(source)
         if (recordings / "recordings").is_dir():
             recordings = recordings / "recordings"
     else:
-        previous = sorted(Path(out_dir).glob("downloads/fsdd*/*/recordings"))
+        previous = sorted(Path(out_dir).glob("downloads/fsdd_extracted/*/recordings"))
         if previous:
             recordings = previous[0]
         elif download:
-            recordings = download_fsdd(out_dir)
+            return download_fsdd(out_dir)
         else:
             raise FileNotFoundError(
                 "FSDD not found: pass --source DIR, set FSDD_DIR, or run "
                 "`python prepare_data.py fsdd` with network access to download it.")
-    check_fsdd(recordings)
+    try:
+        check_fsdd(recordings)
+    except (FileNotFoundError, ValueError) as error:
+        if not from_environment:
+            raise
+        raise type(error)(f"{error} This path came from the environment variable FSDD_DIR: "
+                          "point FSDD_DIR at FSDD's recordings folder, or unset it to "
+                          "download FSDD.") from error
     return recordings
 
 
@@ -257,10 +325,14 @@ def librispeech_utterances(subset_dir, description_dir):
             flac = transcript.parent / f"{parts[0]}.flac"
             if not flac.is_file():
                 raise FileNotFoundError(f"{where}: audio file {flac} is missing.")
-            utterances.append({
-                "key": os.path.relpath(flac, description_dir),
-                "duration": round(soundfile.info(flac).duration, 4),
-                "text": normalize_transcript(parts[1], utterance=where)})
+            try:
+                duration = soundfile.info(flac).duration
+            except (soundfile.LibsndfileError, RuntimeError) as error:
+                raise ValueError(f"{where}: audio file {flac} cannot be read ({error}); it is "
+                                 "damaged: extract it again from its archive.") from error
+            utterances.append({"key": os.path.relpath(flac, description_dir),
+                               "duration": round(duration, 4),
+                               "text": normalize_transcript(parts[1], utterance=where)})
     return utterances
 
 
@@ -268,18 +340,17 @@ def download_librispeech(out_dir, subsets=tuple(LIBRISPEECH_SHA256), base_url=LI
                          sha256=LIBRISPEECH_SHA256):
     """Download and unpack LibriSpeech subsets under ``out_dir/downloads``.
 
-    Archives are checked against ``sha256``; an archive already unpacked is not
-    fetched again. Returns the folder holding the subset folders.
+    Archives are checked against ``sha256`` and unpacked all or nothing
+    (``extract_atomically``); a subset already unpacked is not fetched again.
+    Returns the folder holding the ``<subset>_extracted`` folders.
     """
-    import keras  # imported here: the other sub-commands do not need TensorFlow
-
     root = Path(out_dir) / "downloads"
-    root.mkdir(parents=True, exist_ok=True)  # get_file falls back to /tmp otherwise
     for subset in subsets:
-        if not (root / f"{subset}_extracted" / "LibriSpeech" / subset).is_dir():
-            keras.utils.get_file(f"{subset}.tar.gz", origin=f"{base_url}{subset}.tar.gz",
-                                 file_hash=sha256[subset], extract=True,
-                                 cache_dir=str(out_dir), cache_subdir="downloads")
+        extracted = root / f"{subset}_extracted"
+        if not (extracted / "LibriSpeech" / subset).is_dir():
+            archive = _download(f"{subset}.tar.gz", f"{base_url}{subset}.tar.gz", out_dir,
+                                sha256[subset])
+            extract_atomically(archive, extracted)
     return root
 
 
@@ -302,13 +373,13 @@ def build_librispeech_corpus(source=None, out_dir=DATA_DIR / "librispeech", **do
         if (source / "LibriSpeech").is_dir():
             source = source / "LibriSpeech"
         subset_dirs = {s: source / s for s in LIBRISPEECH_SHA256}
-    written = []
+    written, not_found = [], []
     for name, subset in LIBRISPEECH_SPLITS.items():
         subset_dir, description = subset_dirs[subset], out_dir / name
         if not subset_dir.is_dir():
-            print(f"LibriSpeech {subset} not found at {subset_dir}: {name} not written. "
-                  f"Extract {subset}.tar.gz there or run without --source to download it.",
-                  file=sys.stderr)
+            not_found.append(f"LibriSpeech {subset} not found at {subset_dir}: {name} not "
+                             f"written. Extract {subset}.tar.gz there or run without --source "
+                             "to download it.")
             continue
         transcripts = list(subset_dir.glob("*/*/*.trans.txt"))
         if description.is_file() and transcripts and description.stat().st_mtime >= max(
@@ -316,19 +387,30 @@ def build_librispeech_corpus(source=None, out_dir=DATA_DIR / "librispeech", **do
             print(f"{description} is up to date")
         else:
             utterances = librispeech_utterances(subset_dir, out_dir)
+            if not utterances:
+                raise ValueError(f"{subset_dir} holds no utterances (no <speaker>/<chapter>/"
+                                 "*.trans.txt): the folder is incomplete. Delete it and extract "
+                                 f"{subset}.tar.gz again, or run without --source to download it.")
             write_description_file(description, utterances)
             hours = sum(u["duration"] for u in utterances) / 3600
             print(f"wrote {description}: {len(utterances)} utterances, {hours:.1f} h")
         written.append(description)
     if not written:
-        raise FileNotFoundError(f"neither dev-clean nor test-clean found under {source}.")
+        raise FileNotFoundError(f"neither dev-clean nor test-clean found under {source}: "
+                                "extract them there, or run without --source to download them.")
+    for message in not_found:
+        print(message, file=sys.stderr)
     return written
 
 
 # ---------------------------------------------------------------------------- CLI
 
 def main(argv=None):
-    """Command-line entry point; see the module docstring."""
+    """Command-line entry point (see the module docstring); returns the exit status.
+
+    Bad input (a missing folder, a damaged file) prints one line naming it and
+    returns 2; only unexpected errors show a traceback.
+    """
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[1],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -348,15 +430,19 @@ def main(argv=None):
     libri.add_argument("--source", help="extracted LibriSpeech folder (default: download)")
     libri.add_argument("--out", default=DATA_DIR / "librispeech", type=Path)
     args = parser.parse_args(argv)
-
-    if args.command == "fsdd":
-        print(f"FSDD: 3000 recordings checked in {find_fsdd(args.source, args.out)}")
-    elif args.command == "digits":
-        build_digit_corpus(find_fsdd(args.fsdd, args.fsdd_out), args.out, args.train_size,
-                           args.valid_size, args.max_digits, args.seed)
-    else:
-        build_librispeech_corpus(args.source, args.out)
+    try:
+        if args.command == "fsdd":
+            print(f"FSDD: 3000 recordings checked in {find_fsdd(args.source, args.out)}")
+        elif args.command == "digits":
+            build_digit_corpus(find_fsdd(args.fsdd, args.fsdd_out), args.out, args.train_size,
+                               args.valid_size, args.max_digits, args.seed)
+        else:
+            build_librispeech_corpus(args.source, args.out)
+    except (OSError, ValueError) as error:  # bad input: the message says what to do
+        print(f"prepare_data.py {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

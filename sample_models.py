@@ -14,7 +14,7 @@ import keras
 from keras import layers, ops
 
 from char_map import NUM_CLASSES
-from utils import cnn_output_length
+from utils import cnn_output_length, refuse_to_run_as_command
 
 
 def recorded(factory):
@@ -297,3 +297,7 @@ def time_rnn(size=DIGIT_IMAGE_SIZE, units=128, stack=4, dropout=0.3, augment=Tru
     x = layers.Dropout(dropout, name="dropout")(x)
     outputs = layers.Dense(DIGIT_CLASSES, name="logits")(x)
     return keras.Model(inputs, outputs, name="time_rnn")
+
+
+if __name__ == "__main__":
+    refuse_to_run_as_command("sample_models")

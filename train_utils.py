@@ -8,12 +8,14 @@ helpers turn its output into text and measure WER and CER.
 """
 
 import contextlib
+import hashlib
 import json
 import math
 import multiprocessing
 import os
 import pickle
 import platform
+import shutil
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -30,12 +32,14 @@ import tensorflow as tf
 from keras import ops
 from tqdm.auto import tqdm
 
+import data_generator
 import sample_models
 from char_map import BLANK_INDEX
 from data_generator import (DIGITS_TRAIN_JSON, DIGITS_VALID_JSON, AudioGenerator, Featurizer,
                             ImageBatches, load_description_file, normalize, pad_batch,
                             speaker_split)
-from utils import PROJECT_DIR, RESULTS_DIR, int_sequence_to_text
+from utils import (PROJECT_DIR, RESULTS_DIR, ensure_writable, int_sequence_to_text,
+                   refuse_to_run_as_command)
 
 
 # ------------------------------------------------------------------------ CTC loss
@@ -126,10 +130,11 @@ class EpochRecorder(keras.callbacks.Callback):
     """Writes the history pickle after every epoch and the weights of the best one.
 
     The pickle holds ``loss``, ``val_loss``, ``seconds`` (per epoch) and
-    ``learning_rate`` lists, ``best_epoch`` (1-based, lowest validation loss) and
-    the model's ``record``. The weights file always holds the best epoch's
-    weights (the last epoch's without a validation set). A NaN or infinite batch
-    loss stops training before the epoch is recorded.
+    ``learning_rate`` lists, ``best_epoch`` (1-based, lowest validation loss),
+    the model's ``record`` and ``stopped`` (``None``, or why training stopped
+    early). The weights file always holds the best epoch's weights (the last
+    epoch's without a validation set). A NaN or infinite batch loss stops
+    training before the epoch is recorded.
     """
 
     def __init__(self, acoustic_model, pickle_file, weights_file, record):
@@ -173,10 +178,18 @@ class EpochRecorder(keras.callbacks.Callback):
         self.history["learning_rate"].append(float(self.model.optimizer.learning_rate))
         if self.best_epoch == len(self.history["loss"]) or not self.weights_file.is_file():
             self.acoustic_model.save_weights(self.weights_file)
+        self._write_pickle(stopped=None)
+
+    def on_train_end(self, logs=None):
+        if self.bad_loss_at and self.history["loss"]:
+            epoch, batch = self.bad_loss_at
+            self._write_pickle(stopped=f"NaN or infinite loss in epoch {epoch}, batch {batch}")
+
+    def _write_pickle(self, stopped):
         partial = self.pickle_file.with_suffix(".partial")
         with open(partial, "wb") as stream:
-            pickle.dump({**self.history, "best_epoch": self.best_epoch, "record": self.record},
-                        stream)
+            pickle.dump({**self.history, "best_epoch": self.best_epoch, "record": self.record,
+                         "stopped": stopped}, stream)
         partial.replace(self.pickle_file)
 
 
@@ -189,11 +202,77 @@ def _project_path(path):
     return str(path.relative_to(PROJECT_DIR)) if path.is_relative_to(PROJECT_DIR) else str(path)
 
 
+def _file_sha256(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16] if path else None
+
+
+def _settings(record):
+    """What makes two runs the same experiment: the record less epochs, machine and versions.
+
+    The length of the learning-rate schedule follows the epochs, and Keras numbers
+    the names of optimizers (``adam_2``), so both are left out too.
+    """
+    def optimizer_settings(value):
+        if isinstance(value, dict):
+            return {k: optimizer_settings(v) for k, v in value.items()
+                    if k not in ("decay_steps", "name")}
+        return value
+    settings = {k: v for k, v in record.items()
+                if k not in ("epochs", "machine", "versions", "feats_mean", "feats_std")}
+    settings["optimizer"] = optimizer_settings(record.get("optimizer"))
+    return json.loads(json.dumps(settings))  # tuples and lists compare alike
+
+
+def _previous_run(pickle_file, weights_file):
+    """The pickle of an earlier run that kept weights, or ``None``.
+
+    A history without its weights (e.g. a reference run committed to git) is no
+    work to keep: it is replaced by the new run.
+    """
+    if not pickle_file.is_file() or not weights_file.is_file():
+        return None
+    with open(pickle_file, "rb") as stream:
+        previous = pickle.load(stream)
+    return previous if previous.get("loss") else None
+
+
+def _reuse_or_continue(previous, record, epochs, names, backup_dir):
+    """Decide what to do with an earlier run in the same files: ``'reuse'`` or ``'continue'``.
+
+    Raises:
+        ValueError: the earlier run has other settings or more epochs, or cannot be
+            continued; the message says how to replace it (``overwrite=True``).
+    """
+    old, new = _settings(previous["record"]), _settings(record)
+    different = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    done = len(previous["loss"])
+    replace = (f"Pass overwrite=True to replace it (its weights included), or save this run "
+               f"under other names than {names}.")
+    if different:
+        raise ValueError(f"{names} already hold a run of {done} epochs with other settings "
+                         f"(different: {', '.join(different)}). {replace}")
+    if previous.get("stopped") or done == epochs:
+        return "reuse"
+    if done > epochs:
+        raise ValueError(f"{names} already hold {done} epochs of these settings, more than the "
+                         f"{epochs} asked for. {replace}")
+    if not backup_dir.is_dir():
+        raise ValueError(f"{names} hold {done} of {epochs} epochs, but the checkpoint to go on "
+                         f"from ({_project_path(backup_dir)}) is gone. {replace}")
+    return "continue"
+
+
 def train_model(input_to_softmax, pickle_path, save_model_path, train_json=DIGITS_TRAIN_JSON,
                 valid_json=DIGITS_VALID_JSON, minibatch_size=20, spectrogram=True, mfcc_dim=13,
                 optimizer=None, epochs=20, verbose=1, sort_by_duration=False, max_duration=10.0,
-                jit_compile=True):
+                jit_compile=True, overwrite=False):
     """Train an acoustic model with CTC and keep its results in ``results/``.
+
+    Results already in the same files are never replaced silently. A call with
+    the same settings as a finished run loads its best weights into the model and
+    returns its history without training; one with more ``epochs`` goes on from
+    where the run ended (or was interrupted); one with other settings is refused
+    unless ``overwrite=True``.
 
     Args:
         input_to_softmax: a model from ``sample_models`` (it carries
@@ -209,6 +288,7 @@ def train_model(input_to_softmax, pickle_path, save_model_path, train_json=DIGIT
         optimizer: a Keras optimizer; ``None`` gives ``default_optimizer()``.
         epochs: total epochs. An interrupted run resumes from its last finished
             epoch when called again with the same arguments.
+        overwrite: delete the results in these files and train from scratch.
         verbose: Keras progress display (0, 1 or 2).
         sort_by_duration: first epoch in order of length.
         max_duration: longer utterances (seconds) are skipped.
@@ -224,8 +304,10 @@ def train_model(input_to_softmax, pickle_path, save_model_path, train_json=DIGIT
     if not str(save_model_path).endswith(".weights.h5"):
         raise ValueError(f"save_model_path must end in '.weights.h5' (Keras 3 weight files), "
                          f"got {save_model_path!r}.")
-    weights_file = RESULTS_DIR / save_model_path
-    weights_file.parent.mkdir(parents=True, exist_ok=True)
+    pickle_file, weights_file = RESULTS_DIR / pickle_path, RESULTS_DIR / save_model_path
+    backup_dir = RESULTS_DIR / "checkpoints" / str(save_model_path)[:-len(".weights.h5")]
+    ensure_writable(pickle_file.parent, weights_file.parent, backup_dir.parent,
+                    data_generator.CACHE_DIR)
     data = AudioGenerator(train_json, valid_json, spectrogram, mfcc_dim, minibatch_size,
                           max_duration, sort_by_duration)
     model_dim = input_to_softmax.input_shape[-1]
@@ -245,6 +327,7 @@ def train_model(input_to_softmax, pickle_path, save_model_path, train_json=DIGIT
         "feats_std": data.feats_std.tolist(),
         "train_json": _project_path(train_json),
         "valid_json": _project_path(valid_json) if valid_json else None,
+        "corpus_sha256": {"train": _file_sha256(train_json), "valid": _file_sha256(valid_json)},
         "train_utterances": len(data.train),
         "valid_utterances": len(data.valid),
         "max_duration": max_duration,
@@ -255,29 +338,64 @@ def train_model(input_to_softmax, pickle_path, save_model_path, train_json=DIGIT
         "machine": _machine(),
         "versions": {"keras": keras.__version__, "tensorflow": tf.__version__},
     }
+    names = f"{_project_path(pickle_file)} and {_project_path(weights_file)}"
+    previous = None if overwrite else _previous_run(pickle_file, weights_file)
+    if getattr(input_to_softmax, "record", None) is not None and previous is None:
+        raise ValueError(f"{input_to_softmax.name} already holds trained weights, so this run "
+                         "would not start from scratch: build the model again (run the cell "
+                         "that builds it), then train it.")
+    if overwrite:
+        for stale in (pickle_file, weights_file, _record_file(save_model_path)):
+            stale.unlink(missing_ok=True)
+        shutil.rmtree(backup_dir, ignore_errors=True)
+    elif previous is not None:
+        if _reuse_or_continue(previous, record, epochs, names, backup_dir) == "reuse":
+            return _reuse(input_to_softmax, previous, weights_file)
+        print(f"{input_to_softmax.name}: going on from epoch {len(previous['loss'])} of "
+              f"{epochs} in {names}")
     _record_file(save_model_path).write_text(json.dumps(record, indent=1) + "\n")
-    recorder = EpochRecorder(input_to_softmax, RESULTS_DIR / pickle_path, weights_file, record)
-    backup = keras.callbacks.BackupAndRestore(
-        str(RESULTS_DIR / "checkpoints" / str(save_model_path)[:-len(".weights.h5")]))
+    input_to_softmax.record = record
+    recorder = EpochRecorder(input_to_softmax, pickle_file, weights_file, record)
+    # The last epoch's state stays on disk, so that a longer run can go on from it.
+    backup = keras.callbacks.BackupAndRestore(str(backup_dir), delete_checkpoint=False)
     model = add_ctc_loss(input_to_softmax)
     # Keras's jit_compile="auto" would leave XLA off on every CPU-only machine.
     model.compile(loss={"ctc": ctc_output_loss}, optimizer=optimizer, jit_compile=jit_compile)
     model.fit(data.train_batches(), validation_data=data.valid_batches() if data.valid else None,
               epochs=epochs, verbose=verbose, callbacks=[backup, recorder])
-    input_to_softmax.record = record
     done, best = len(recorder.history["loss"]), recorder.best_epoch
     if recorder.bad_loss_at:
+        shutil.rmtree(backup_dir, ignore_errors=True)  # it holds the diverged weights
         epoch, batch = recorder.bad_loss_at
-        print(f"Training stopped: the loss became NaN or infinite in epoch {epoch}, batch "
-              f"{batch}. The history of the {done} good epochs and the weights of epoch {best} "
-              f"are kept in {_project_path(weights_file)}. Lower the learning rate or clip "
-              "gradients (clipnorm) and train again.")
+        advice = ("Lower the learning rate or clip gradients (clipnorm), then train again "
+                  "with overwrite=True.")
+        if done:
+            print(f"Training stopped: the loss became NaN or infinite in epoch {epoch}, batch "
+                  f"{batch}. The history of the {done} good epochs is kept in "
+                  f"{_project_path(pickle_file)} and the weights of epoch {best} in "
+                  f"{_project_path(weights_file)}; the model holds them. {advice}")
+        else:
+            print(f"Training stopped: the loss became NaN or infinite in epoch {epoch}, batch "
+                  f"{batch}, before any epoch finished: nothing was saved, and the model's "
+                  f"weights are unusable. Build the model again. {advice}")
     if best and (best != done or recorder.bad_loss_at):  # the model in memory is not the best
         input_to_softmax.load_weights(weights_file)
     if best and data.valid:
         print(f"{input_to_softmax.name}: kept epoch {best} of {done}, the lowest validation loss "
               f"({recorder.history['val_loss'][best - 1]:.2f}), in {_project_path(weights_file)}")
     return recorder.history
+
+
+def _reuse(input_to_softmax, previous, weights_file):
+    """Load a finished run's best weights into the model and return its history."""
+    input_to_softmax.load_weights(weights_file)
+    input_to_softmax.record = previous["record"]
+    best, done = previous["best_epoch"], len(previous["loss"])
+    how = f"stopped early ({previous['stopped']})" if previous.get("stopped") else "finished"
+    print(f"{input_to_softmax.name}: a run of {done} epochs with these settings has {how}; "
+          f"loaded its epoch {best} (validation loss {previous['val_loss'][best - 1]:.2f}) from "
+          f"{_project_path(weights_file)} instead of training again (overwrite=True retrains).")
+    return {key: previous[key] for key in ("loss", "val_loss", "seconds", "learning_rate")}
 
 
 # ------------------------------------------------------------ reloading a model
@@ -869,3 +987,7 @@ def plot_confusion(matrix, title="Confusion matrix"):
                 linecolor="0.9", cbar_kws={"label": "recordings"}, ax=ax)
     ax.set(title=title, xlabel="predicted digit", ylabel="true digit")
     return fig
+
+
+if __name__ == "__main__":
+    refuse_to_run_as_command("train_utils")

@@ -5,6 +5,8 @@ be tested and timed on its own.  Features are time-major: shape
 ``(frames, features)`` with one frame every ``step`` milliseconds.
 """
 
+import sys
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -35,7 +37,8 @@ def load_audio(path, sample_rate=None):
 
     Raises:
         FileNotFoundError: the file does not exist.
-        ValueError: the file cannot be decoded, is truncated or holds no samples.
+        ValueError: the file cannot be decoded, is truncated, holds no samples
+            or holds NaN or infinite samples.
     """
     path = Path(path)
     if not path.is_file():
@@ -55,6 +58,11 @@ def load_audio(path, sample_rate=None):
                          "The file is damaged, truncated or not audio; replace it.") from error
     if len(samples) == 0:
         raise ValueError(f"audio file {path} holds no samples.")
+    bad = np.count_nonzero(~np.isfinite(samples))
+    if bad:
+        # One NaN would turn the corpus's normalisation statistics, and so every feature, to NaN.
+        raise ValueError(f"audio file {path} holds {bad} samples that are NaN or infinite; "
+                         "it is damaged: replace it or remove it from the corpus.")
     samples = samples.mean(axis=1)
     if sample_rate is not None and rate != sample_rate:
         warnings.warn(f"{path}: resampled from {rate} Hz to {sample_rate} Hz.", stacklevel=2)
@@ -112,8 +120,13 @@ def mfcc_features(samples, sample_rate, mfcc_dim=13, step=10, window=25):
     Returns:
         float32 array of shape ``(frames, mfcc_dim)``, one frame every ``step`` ms
         over ``window`` ms (25 ms, the library's default).
+
+    Raises:
+        ValueError: the audio is shorter than one window (as ``spectrogram``).
     """
     width = int(0.001 * window * sample_rate)
+    if len(samples) < width:  # the library would zero-pad it into one frame
+        raise ValueError(f"{len(samples)} samples are shorter than one {window} ms window.")
     nfft = 1 << max(width - 1, 1).bit_length()  # next power of two >= width
     return mfcc(samples, samplerate=sample_rate, winlen=0.001 * window,
                 winstep=0.001 * step, numcep=mfcc_dim, nfft=nfft).astype(np.float32)
@@ -162,3 +175,37 @@ def cnn_output_length(input_length, filter_size, border_mode, stride, dilation=1
     if border_mode == "valid":
         input_length = input_length - (filter_size - 1) * dilation
     return (input_length + stride - 1) // stride
+
+
+def ensure_writable(*folders):
+    """Create each folder if needed and check that a file can be written in it.
+
+    Called before long work starts, so that an unwritable results, checkpoint or
+    cache folder is reported at once rather than after an epoch or a feature pass.
+
+    Raises:
+        PermissionError: naming the folder and the reason.
+    """
+    for folder in folders:
+        folder = Path(folder)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        except OSError as error:
+            raise PermissionError(
+                f"cannot write to the folder {folder} ({error.strerror or error}). "
+                "Make it (and its parents) a writable folder, or free the path if a "
+                "file of that name is in the way, then run again.") from error
+
+
+def refuse_to_run_as_command(module):
+    """Exit with status 2 when a library module is run as a command (``python -m utils``)."""
+    print(f"{module} is a library module, not a command: import it in a notebook or script. "
+          "The commands are prepare_data.py and run_notebooks.py (see README.md).",
+          file=sys.stderr)
+    sys.exit(2)
+
+
+if __name__ == "__main__":
+    refuse_to_run_as_command("utils")

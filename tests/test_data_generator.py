@@ -29,6 +29,32 @@ def test_description_file_resolves_keys_skips_long_clips_and_normalises(tmp_path
     assert utterances == [{"key": str(tmp_path / "a.wav"), "duration": 1.0, "text": "hello world"}]
 
 
+def test_skipped_long_utterances_are_counted_in_one_line(tmp_path, capsys):
+    write_tone(tmp_path / "a.wav", 1.0)
+    corpus = write_description(tmp_path / "c.json", [
+        {"key": "a.wav", "duration": 1.0, "text": "kept"},
+        {"key": "a.wav", "duration": 12.0, "text": "too long"},
+        {"key": "a.wav", "duration": 10.5, "text": "too long too"}])
+    assert len(load_description_file(corpus, max_duration=10.0)) == 1
+    assert capsys.readouterr().out == ("c.json: skipped 2 of 3 utterances longer than "
+                                       "max_duration=10.0 s\n")
+    load_description_file(corpus, max_duration=20.0)
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("text, message", [
+    (None, "'text' must be the transcript as a string, got None"),
+    (7, "'text' must be the transcript as a string, got 7"),
+    ("", "the transcript is empty"), ("   ", "the transcript is empty")])
+def test_missing_or_empty_transcripts_are_refused(tmp_path, text, message):
+    write_tone(tmp_path / "a.wav")
+    corpus = write_description(tmp_path / "c.json", [
+        {"key": "a.wav", "duration": 1.0, "text": "fine"},
+        {"key": "a.wav", "duration": 1.0, "text": text}])
+    with pytest.raises(ValueError, match=rf"c.json, line 2: {message}"):
+        load_description_file(corpus)
+
+
 @pytest.mark.parametrize("bad_line", [
     "{not json}\n", json.dumps({"key": "a.wav", "text": "x"}) + "\n",
     json.dumps({"key": "a.wav", "duration": "long", "text": "x"}) + "\n"])
@@ -86,6 +112,45 @@ def test_other_sample_rate_is_resampled_with_a_warning(digit_corpus, tmp_path):
     with pytest.warns(UserWarning, match="fast.wav: resampled from 16000 Hz to 8000 Hz"):
         data = AudioGenerator(digit_corpus[0], corpus)
     assert data.valid_features[-1].shape == (99, 81)
+
+
+def corpus_lines(description, count):
+    lines = [json.loads(line) for line in description.read_text().splitlines()][:count]
+    for line in lines:
+        line["key"] = str(description.parent / line["key"])
+    return lines
+
+
+def test_corpus_rate_is_the_rate_of_most_files_not_of_the_first(digit_corpus, tmp_path):
+    write_tone(tmp_path / "cd.wav", 1.0, rate=44100)
+    lines = [{"key": str(tmp_path / "cd.wav"), "duration": 1.0, "text": "one"}]
+    corpus = write_description(tmp_path / "train.json", lines + corpus_lines(digit_corpus[0], 5))
+    with pytest.warns(UserWarning, match=r"1 of 6 audio files are not at the corpus's rate of "
+                                         r"8000 Hz \(e.g. .*cd.wav at 44100 Hz\)"):
+        data = AudioGenerator(corpus, None)
+    assert data.input_dim == 81 and data.featurizer.settings["sample_rate"] == 8000
+    assert data.train_features[0].shape == (99, 81)
+
+
+def test_an_unreadable_first_file_is_named_with_advice(digit_corpus, tmp_path):
+    (tmp_path / "broken.wav").write_bytes(b"RIFF\x00\x00 not a wave file")
+    lines = [{"key": str(tmp_path / "broken.wav"), "duration": 1.0, "text": "one"}]
+    corpus = write_description(tmp_path / "train.json", lines + corpus_lines(digit_corpus[0], 3))
+    with pytest.raises(ValueError, match=r"cannot read audio file .*broken.wav .*replace it, or "
+                                         "remove its line"):
+        AudioGenerator(corpus, None)
+
+
+def test_an_unwritable_cache_is_reported_before_any_feature_is_computed(digit_corpus,
+                                                                        tmp_path, monkeypatch):
+    (tmp_path / "blocker").write_text("a file where the cache folder should go")
+    monkeypatch.setattr(data_generator, "CACHE_DIR", tmp_path / "blocker" / "cache")
+    computed = []
+    monkeypatch.setattr(data_generator.Featurizer, "__call__",
+                        lambda self, path: computed.append(path))
+    with pytest.raises(PermissionError, match=r"cannot write to the folder .*blocker/cache"):
+        AudioGenerator(*digit_corpus)
+    assert computed == []
 
 
 def test_batches_are_padded_bucketed_and_complete(digit_corpus):

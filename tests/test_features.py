@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import scipy.signal
+import soundfile
 
 import utils
 from char_map import BLANK_INDEX, NUM_CLASSES, char_map, index_map
@@ -43,6 +44,24 @@ def test_mfcc_shape_matches_spectrogram_frames():
     samples = np.random.default_rng(1).standard_normal(61120)
     assert utils.mfcc_features(samples, 16000).shape == (381, 13)
     assert utils.mfcc_features(samples, 16000, mfcc_dim=20).shape == (381, 20)
+
+
+def test_mfcc_refuses_audio_shorter_than_one_window_like_the_spectrogram():
+    short = np.zeros(180, np.float32)  # 22.5 ms at 8 kHz: longer than 20 ms, shorter than 25
+    assert utils.spectrogram(short, 8000).shape == (1, 81)
+    with pytest.raises(ValueError, match="shorter than one 25 ms window"):
+        utils.mfcc_features(short, 8000)
+    with pytest.raises(ValueError, match="shorter than one 20 ms window"):
+        utils.spectrogram(short[:100], 8000)
+
+
+def test_load_audio_refuses_nan_and_infinite_samples(tmp_path):
+    tone = 0.5 * np.sin(np.linspace(0, 100, 8000))
+    tone[[10, 20]] = np.nan
+    tone[30] = np.inf
+    soundfile.write(tmp_path / "poisoned.wav", tone, 8000, subtype="FLOAT")
+    with pytest.raises(ValueError, match=r"poisoned.wav holds 3 samples that are NaN or infinite"):
+        utils.load_audio(tmp_path / "poisoned.wav")
 
 
 def test_load_audio_mixes_stereo_down(tmp_path):

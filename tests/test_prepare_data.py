@@ -1,5 +1,6 @@
 """prepare_data.py: FSDD checks and download, the digit corpus, LibriSpeech."""
 
+import errno
 import hashlib
 import io
 import json
@@ -42,18 +43,29 @@ def test_check_fsdd_reports_missing_and_extra_files(fsdd_copy):
         prepare_data.check_fsdd(fsdd_copy)
 
 
-def test_check_fsdd_reports_an_unreadable_recording(fsdd_copy):
+def test_check_fsdd_reports_damaged_recordings(fsdd_copy):
     (fsdd_copy / "0_george_0.wav").unlink()
     (fsdd_copy / "0_george_0.wav").write_bytes(b"RIFF broken")
-    with pytest.raises(ValueError, match="0_george_0.wav cannot be read"):
+    with pytest.raises(ValueError, match=r"1 FSDD recordings .*SHA-256 mismatch.*0_george_0.wav"):
+        prepare_data.check_fsdd(fsdd_copy)
+    # A readable WAV with one sample changed is damaged too.
+    samples, rate = soundfile.read(fsdd_copy / "1_theo_3.wav", dtype="int16")
+    samples[100] += 1
+    (fsdd_copy / "1_theo_3.wav").unlink()
+    soundfile.write(fsdd_copy / "1_theo_3.wav", samples, rate, subtype="PCM_16")
+    with pytest.raises(ValueError, match=r"2 FSDD recordings .*'1_theo_3.wav'"):
         prepare_data.check_fsdd(fsdd_copy)
 
 
 def test_find_fsdd_prefers_source_then_environment(fsdd_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("FSDD_DIR", str(tmp_path / "nowhere"))
     assert prepare_data.find_fsdd(fsdd_dir.parent, download=False) == fsdd_dir
-    with pytest.raises(FileNotFoundError, match="nowhere"):
+    with pytest.raises(FileNotFoundError, match="nowhere.*came from the environment variable "
+                                                "FSDD_DIR"):
         prepare_data.find_fsdd(download=False)
+    with pytest.raises(FileNotFoundError) as error:  # an explicit path is not blamed on FSDD_DIR
+        prepare_data.find_fsdd(tmp_path / "elsewhere", download=False)
+    assert "FSDD_DIR" not in str(error.value)
     monkeypatch.delenv("FSDD_DIR")
     with pytest.raises(FileNotFoundError, match="FSDD not found"):
         prepare_data.find_fsdd(out_dir=tmp_path, download=False)
@@ -69,6 +81,34 @@ def test_fsdd_download_from_an_archive_in_githubs_layout(fsdd_dir, tmp_path, mon
     found = prepare_data.find_fsdd(out_dir=tmp_path / "out")
     assert found.name == "recordings" and len(list(found.glob("*.wav"))) == 3000
     assert prepare_data.find_fsdd(out_dir=tmp_path / "out", download=False) == found
+
+
+def fsdd_archive(fsdd_dir, path, damage=None):
+    """FSDD's recordings zipped as GitHub serves them; ``damage`` alters one file's bytes."""
+    with zipfile.ZipFile(path, "w") as bundle:
+        for wav in sorted(fsdd_dir.glob("*.wav")):
+            data = wav.read_bytes()
+            if wav.name == damage:
+                data = data[:-2] + bytes([data[-2] ^ 1, data[-1]])
+            bundle.writestr(f"free-spoken-digit-dataset-master/recordings/{wav.name}", data)
+    return path
+
+
+def test_a_damaged_fsdd_download_is_deleted_not_reused(fsdd_dir, tmp_path, monkeypatch):
+    monkeypatch.delenv("FSDD_DIR", raising=False)
+    served = tmp_path / "served.zip"
+    monkeypatch.setattr(prepare_data, "FSDD_URL", served.as_uri())
+    fsdd_archive(fsdd_dir, served)
+    served.write_bytes(served.read_bytes()[:len(served.read_bytes()) // 2])  # cut off in transit
+    with pytest.raises(ValueError, match="FSDD archive downloaded from .* is damaged.*afresh"):
+        prepare_data.find_fsdd(out_dir=tmp_path / "out")
+    fsdd_archive(fsdd_dir, served, damage="4_lucas_9.wav")  # complete, but one file altered
+    with pytest.raises(ValueError, match=r"is damaged \(1 FSDD recordings.*4_lucas_9.wav"):
+        prepare_data.find_fsdd(out_dir=tmp_path / "out")
+    assert not list((tmp_path / "out" / "downloads").iterdir())  # nothing damaged is kept
+    fsdd_archive(fsdd_dir, served)
+    found = prepare_data.find_fsdd(out_dir=tmp_path / "out")
+    assert len(prepare_data.check_fsdd(found)) == 3000
 
 
 def test_digit_corpus_is_deterministic_and_consistent(fsdd_dir, digit_corpus, tmp_path):
@@ -159,16 +199,7 @@ def test_librispeech_malformed_transcript_line_is_named(tmp_path):
 
 
 def test_librispeech_download_checks_the_archive(tmp_path):
-    write_librispeech(tmp_path / "src", "dev-clean")
-    write_librispeech(tmp_path / "src", "test-clean")
-    sums = {}
-    for subset in ("dev-clean", "test-clean"):
-        buffer = io.BytesIO()
-        with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-            archive.add(tmp_path / "src/LibriSpeech" / subset, f"LibriSpeech/{subset}")
-        (tmp_path / f"{subset}.tar.gz").write_bytes(buffer.getvalue())
-        sums[subset] = hashlib.sha256(buffer.getvalue()).hexdigest()
-    base_url = tmp_path.as_uri() + "/"
+    base_url, sums = librispeech_archives(tmp_path)
     written = prepare_data.build_librispeech_corpus(None, tmp_path / "out", base_url=base_url,
                                                     sha256=sums)
     assert len(read_lines(written[0])) == 4 and len(read_lines(written[1])) == 4
@@ -176,3 +207,47 @@ def test_librispeech_download_checks_the_archive(tmp_path):
     with pytest.raises(ValueError, match="hash does not match"):
         prepare_data.build_librispeech_corpus(None, tmp_path / "out2", base_url=base_url,
                                               sha256=bad)
+
+
+def librispeech_archives(tmp_path):
+    """Both subsets packed as OpenSLR serves them, and their SHA-256 sums."""
+    sums = {}
+    for subset in ("dev-clean", "test-clean"):
+        write_librispeech(tmp_path / "src", subset)
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+            archive.add(tmp_path / "src/LibriSpeech" / subset, f"LibriSpeech/{subset}")
+        (tmp_path / f"{subset}.tar.gz").write_bytes(buffer.getvalue())
+        sums[subset] = hashlib.sha256(buffer.getvalue()).hexdigest()
+    return tmp_path.as_uri() + "/", sums
+
+
+def test_interrupted_librispeech_extraction_is_not_taken_for_a_finished_one(tmp_path,
+                                                                            monkeypatch):
+    base_url, sums = librispeech_archives(tmp_path)
+    extract_all = tarfile.TarFile.extractall
+
+    def disk_full(self, path=".", members=None, **options):
+        extract_all(self, path, members=self.getmembers()[:3], **options)
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(tarfile.TarFile, "extractall", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        prepare_data.build_librispeech_corpus(None, tmp_path / "out", base_url=base_url,
+                                              sha256=sums)
+    assert not (tmp_path / "out/downloads/dev-clean_extracted").exists()
+    # A run killed outright leaves its .partial folder: the next run starts it anew.
+    stale = tmp_path / "out/downloads/dev-clean_extracted.partial/LibriSpeech/dev-clean/1/2"
+    stale.mkdir(parents=True)
+    (stale / "1-2.trans.txt").write_text("1-2-0000 STALE\n")
+    monkeypatch.setattr(tarfile.TarFile, "extractall", extract_all)
+    written = prepare_data.build_librispeech_corpus(None, tmp_path / "out", base_url=base_url,
+                                                    sha256=sums)
+    assert [len(read_lines(path)) for path in written] == [4, 4]
+    assert not list((tmp_path / "out/downloads").glob("*.partial"))
+
+
+def test_an_empty_librispeech_subset_is_refused(tmp_path):
+    (tmp_path / "src/LibriSpeech/dev-clean").mkdir(parents=True)
+    with pytest.raises(ValueError, match="dev-clean holds no utterances"):
+        prepare_data.build_librispeech_corpus(tmp_path / "src", tmp_path / "out")
+    assert not (tmp_path / "out" / "train_corpus.json").exists()

@@ -148,6 +148,59 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_epoch(digit_corpus, cap
     assert all(np.isfinite(w).all() for w in model.get_weights())
 
 
+def test_nan_in_the_first_epoch_says_that_nothing_was_saved(digit_corpus, capsys):
+    relu_rnn = sample_models.cnn_rnn_model(81, 16, 11, 2, "valid", 16)
+    train_tiny(digit_corpus, epochs=2, model=relu_rnn,
+               optimizer=keras.optimizers.SGD(1e15, momentum=0.9))
+    printed = capsys.readouterr().out
+    assert "in epoch 1, batch" in printed and "before any epoch finished: nothing was saved" in printed
+    assert "kept" not in printed
+    assert not (train_utils.RESULTS_DIR / "tiny.weights.h5").exists()
+    assert not (train_utils.RESULTS_DIR / "tiny.pickle").exists()
+
+
+def test_running_a_finished_training_call_again_keeps_its_results(digit_corpus, capsys):
+    model, history = train_tiny(digit_corpus, epochs=2)
+    weights_file = train_utils.RESULTS_DIR / "tiny.weights.h5"
+    kept_weights, kept_pickle = weights_file.read_bytes(), read_pickle("tiny.pickle")
+    capsys.readouterr()
+    again = train_utils.train_model(model, "tiny.pickle", "tiny.weights.h5", *digit_corpus,
+                                    epochs=2, verbose=0)  # the same cell run twice
+    assert "a run of 2 epochs with these settings has finished; loaded its epoch" in \
+        capsys.readouterr().out
+    assert again["loss"] == history["loss"] and read_pickle("tiny.pickle") == kept_pickle
+    assert weights_file.read_bytes() == kept_weights
+    rebuilt, _ = train_tiny(digit_corpus, epochs=2)  # after a kernel restart: a new model object
+    for a, b in zip(rebuilt.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+    _, longer = train_tiny(digit_corpus, epochs=3, model=rebuilt)  # more epochs: go on
+    assert "going on from epoch 2 of 3" in capsys.readouterr().out
+    assert len(longer["loss"]) == 3 and longer["loss"][:2] == history["loss"]
+    saved = read_pickle("tiny.pickle")
+    assert saved["val_loss"][saved["best_epoch"] - 1] == min(saved["val_loss"])
+
+    with pytest.raises(ValueError, match=r"already hold a run of 3 epochs with other settings "
+                                         r"\(different: minibatch_size\).*overwrite=True"):
+        train_tiny(digit_corpus, epochs=3, minibatch_size=10)
+    with pytest.raises(ValueError, match="more than the 2 asked for"):
+        train_tiny(digit_corpus, epochs=2)
+    assert read_pickle("tiny.pickle") == saved
+    with pytest.raises(ValueError, match="already holds trained weights.*build the model again"):
+        train_tiny(digit_corpus, epochs=1, model=rebuilt, overwrite=True)
+    _, fresh = train_tiny(digit_corpus, epochs=1, minibatch_size=10, overwrite=True)
+    assert len(fresh["loss"]) == 1 and read_pickle("tiny.pickle")["record"]["minibatch_size"] == 10
+
+
+def test_unwritable_checkpoints_are_reported_before_training(digit_corpus, monkeypatch):
+    train_utils.RESULTS_DIR.mkdir(parents=True)
+    (train_utils.RESULTS_DIR / "checkpoints").write_text("a file in the way")
+    monkeypatch.setattr(train_utils, "AudioGenerator",
+                        lambda *args, **kwargs: pytest.fail("features were computed first"))
+    with pytest.raises(PermissionError, match=r"cannot write to the folder .*checkpoints"):
+        train_tiny(digit_corpus)
+
+
 def test_weights_file_keeps_the_epoch_with_the_lowest_validation_loss(tmp_path):
     model = sample_models.simple_rnn_model(13)
     model.compile(optimizer=train_utils.cosine_adam(1e-3, epochs=3, steps_per_epoch=10))
