@@ -1,7 +1,7 @@
 """Fetch, check and build the project's corpora.
 
     python prepare_data.py fsdd [--source DIR] [--out DIR]
-    python prepare_data.py digits [--fsdd DIR] [--out DIR] [--train-size N] ...
+    python prepare_data.py digits [--fsdd DIR] [--out DIR] [--hold-out SPEAKER] ...
     python prepare_data.py librispeech [--source DIR] [--out DIR]
 
 ``fsdd`` finds the Free Spoken Digit Dataset (``--source``, else the environment
@@ -79,7 +79,7 @@ def check_fsdd(recordings):
     """
     recordings = Path(recordings)
     if not recordings.is_dir():
-        raise FileNotFoundError(f"FSDD folder not found: {recordings}")
+        raise FileNotFoundError(f"FSDD folder not found: {recordings}.")
     expected = {f"{digit}_{speaker}_{take}.wav" for digit in range(10)
                 for speaker in FSDD_SPEAKERS for take in range(FSDD_TAKES)}
     present = {path.name for path in recordings.glob("*.wav")}
@@ -207,12 +207,12 @@ def fsdd_split(take):
     return "valid" if take in FSDD_TEST_TAKES else "train"
 
 
-def _synthesize_utterance(rng, clips, max_digits):
-    """Join 1..max_digits clips of one speaker with pauses, gain and light noise.
+def _synthesize_utterance(rng, clips, max_digits, speakers):
+    """Join 1..max_digits clips of one of ``speakers`` with pauses, gain and light noise.
 
     Returns ``(samples, digits, source_names)``.
     """
-    speaker = FSDD_SPEAKERS[rng.integers(len(FSDD_SPEAKERS))]
+    speaker = speakers[rng.integers(len(speakers))]
     digits = rng.integers(0, 10, size=rng.integers(1, max_digits + 1))
     rate = 8000
     pieces, names = [np.zeros(int(rate * rng.uniform(0.02, 0.1)), np.float32)], []
@@ -233,22 +233,32 @@ def _synthesize_utterance(rng, clips, max_digits):
 
 
 def build_digit_corpus(fsdd_dir, out_dir=DATA_DIR / "digits", train_size=1600,
-                       valid_size=320, max_digits=7, seed=0):
+                       valid_size=320, max_digits=7, seed=0, hold_out=None):
     """Build the digit-string corpus and its two description files.
 
     Each utterance joins 1..``max_digits`` FSDD recordings of one speaker.
     Training utterances use takes 5-49 only and validation utterances takes 0-4
-    only, so no recording is shared. The same arguments give the same bytes.
-    Each line of a description file also lists its FSDD ``sources``.
+    only, so no recording is shared. With ``hold_out`` (a speaker's name) the
+    training utterances come from the five other speakers and the validation
+    utterances from that speaker alone: a test on a voice never heard in
+    training. The same arguments give the same bytes. Each line of a
+    description file also lists its FSDD ``sources``.
 
     Returns:
         ``(train_json, valid_json)`` paths. Nothing is rebuilt when ``out_dir``
         already holds a complete corpus made with the same arguments.
     """
+    if hold_out is not None and hold_out not in FSDD_SPEAKERS:
+        raise ValueError(f"hold_out must be one of FSDD's speakers {FSDD_SPEAKERS}, "
+                         f"not {hold_out!r}.")
     out_dir = Path(out_dir)
     recordings = check_fsdd(fsdd_dir)
     settings = {"train_size": train_size, "valid_size": valid_size,
                 "max_digits": max_digits, "seed": seed, "version": 1}
+    if hold_out is not None:
+        settings["hold_out"] = hold_out
+    speakers = {"train": tuple(s for s in FSDD_SPEAKERS if s != hold_out),
+                "valid": (hold_out,) if hold_out else FSDD_SPEAKERS}
     outputs = {"train": out_dir / "train_corpus.json", "valid": out_dir / "valid_corpus.json"}
     if _corpus_up_to_date(out_dir / "build.json", settings, outputs.values()):
         print(f"digit corpus in {out_dir} is up to date")
@@ -266,14 +276,17 @@ def build_digit_corpus(fsdd_dir, out_dir=DATA_DIR / "digits", train_size=1600,
         (out_dir / split).mkdir(parents=True, exist_ok=True)
         lines = []
         for number in tqdm(range(size), desc=f"writing {split} utterances", unit="utt"):
-            samples, digits, names = _synthesize_utterance(rng, clips[split], max_digits)
+            samples, digits, names = _synthesize_utterance(rng, clips[split], max_digits,
+                                                           speakers[split])
             key = f"{split}/{number:05d}.wav"
             soundfile.write(out_dir / key, samples, 8000, subtype="PCM_16")
             lines.append({"key": key, "duration": round(len(samples) / 8000, 4),
                           "text": " ".join(DIGIT_WORDS[d] for d in digits), "sources": names})
         write_description_file(outputs[split], lines)
     (out_dir / "build.json").write_text(json.dumps(settings, indent=1) + "\n")
-    print(f"wrote {train_size} training and {valid_size} validation utterances to {out_dir}")
+    voices = f" (validation: {hold_out} only, never heard in training)" if hold_out else ""
+    print(f"wrote {train_size} training and {valid_size} validation utterances to "
+          f"{out_dir}{voices}")
     return outputs["train"], outputs["valid"]
 
 
@@ -419,13 +432,18 @@ def main(argv=None):
     fsdd.add_argument("--out", default=DATA_DIR / "fsdd", type=Path, help="download folder")
     digits = commands.add_parser("digits", help="build the digit-string corpus")
     digits.add_argument("--fsdd", help="FSDD folder (default: $FSDD_DIR, else download)")
-    digits.add_argument("--out", default=DATA_DIR / "digits", type=Path)
+    digits.add_argument("--out", type=Path,
+                        help="corpus folder (default: data/digits, or data/digits-without-"
+                             "SPEAKER with --hold-out)")
     digits.add_argument("--fsdd-out", default=DATA_DIR / "fsdd", type=Path,
                         help="where FSDD is downloaded if it is not found")
     digits.add_argument("--train-size", type=int, default=1600)
     digits.add_argument("--valid-size", type=int, default=320)
     digits.add_argument("--max-digits", type=int, default=7)
     digits.add_argument("--seed", type=int, default=0)
+    digits.add_argument("--hold-out", choices=FSDD_SPEAKERS, metavar="SPEAKER",
+                        help="validate on this speaker only and train on the five others "
+                             f"(one of {', '.join(FSDD_SPEAKERS)})")
     libri = commands.add_parser("librispeech", help="describe LibriSpeech dev-clean/test-clean")
     libri.add_argument("--source", help="extracted LibriSpeech folder (default: download)")
     libri.add_argument("--out", default=DATA_DIR / "librispeech", type=Path)
@@ -434,8 +452,10 @@ def main(argv=None):
         if args.command == "fsdd":
             print(f"FSDD: 3000 recordings checked in {find_fsdd(args.source, args.out)}")
         elif args.command == "digits":
-            build_digit_corpus(find_fsdd(args.fsdd, args.fsdd_out), args.out, args.train_size,
-                               args.valid_size, args.max_digits, args.seed)
+            out = args.out or DATA_DIR / (f"digits-without-{args.hold_out}" if args.hold_out
+                                          else "digits")
+            build_digit_corpus(find_fsdd(args.fsdd, args.fsdd_out), out, args.train_size,
+                               args.valid_size, args.max_digits, args.seed, args.hold_out)
         else:
             build_librispeech_corpus(args.source, args.out)
     except (OSError, ValueError) as error:  # bad input: the message says what to do

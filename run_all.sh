@@ -16,6 +16,7 @@ step() { echo; echo "== [$((SECONDS - start)) s] $*"; }
 
 step "installing the packages of requirements.txt"
 $PYTHON -m pip install --quiet --disable-pip-version-check -r requirements.txt
+$PYTHON -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-nodeps.txt
 step "finding FSDD (\$FSDD_DIR, a previous download, else downloading it)"
 $PYTHON prepare_data.py fsdd
 step "building the default digit corpus"

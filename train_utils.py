@@ -7,7 +7,6 @@ pickle written every epoch, weights, a JSON record of how the model was made),
 helpers turn its output into text and measure WER and CER.
 """
 
-import contextlib
 import hashlib
 import json
 import math
@@ -39,7 +38,7 @@ from data_generator import (DIGITS_TRAIN_JSON, DIGITS_VALID_JSON, AudioGenerator
                             ImageBatches, load_description_file, normalize, pad_batch,
                             speaker_split)
 from utils import (PROJECT_DIR, RESULTS_DIR, ensure_writable, int_sequence_to_text,
-                   refuse_to_run_as_command)
+                   refuse_to_run_as_command, stderr_to_devnull)
 
 
 # ------------------------------------------------------------------------ CTC loss
@@ -462,21 +461,38 @@ def greedy_decode(probabilities, output_lengths):
     return [int_sequence_to_text(row) for row in ops.convert_to_numpy(decoded[0])]
 
 
-def predict_texts(input_to_softmax, features, batch_size=32):
-    """Transcribe normalised feature arrays ``(frames_i, input_dim)`` with greedy decoding.
+def _forward_pass(input_to_softmax):
+    """The model's inference call, traced once for every batch size and frame count.
+
+    Called eagerly, a recurrent layer steps through the frames in Python, some 30
+    times slower than the traced loop.
+    """
+    if not hasattr(input_to_softmax, "_traced_forward_pass"):
+        features = tf.TensorSpec((None, None, input_to_softmax.input_shape[-1]), tf.float32)
+        traced = tf.function(lambda batch: input_to_softmax(batch, training=False),
+                             input_signature=[features])
+        # object.__setattr__: Keras would otherwise try to track the function as state.
+        object.__setattr__(input_to_softmax, "_traced_forward_pass", traced)
+    return input_to_softmax._traced_forward_pass
+
+
+def predict_texts(input_to_softmax, features, batch_size=32, decode=greedy_decode):
+    """Transcribe normalised feature arrays ``(frames_i, input_dim)``.
 
     Utterances are batched in order of length and padded, and the model is called
-    on the padded batches, so any mix of lengths works. Returns a list of strings
-    in the order of ``features``.
+    on the padded batches, so any mix of lengths works. ``decode`` maps a batch's
+    ``(batch, frames, 29)`` probabilities and ``(batch,)`` output lengths to texts:
+    ``greedy_decode``, or ``beam_search.beam_decode`` with its decoder bound.
+    Returns a list of strings in the order of ``features``.
     """
     order = np.argsort([len(f) for f in features], kind="stable")
     texts = [None] * len(features)
     for start in range(0, len(order), batch_size):
         members = order[start:start + batch_size]
         # Calling the model (not predict_on_batch) keeps every batch's own frame count.
-        probabilities = input_to_softmax(pad_batch([features[i] for i in members]), training=False)
+        probabilities = _forward_pass(input_to_softmax)(pad_batch([features[i] for i in members]))
         lengths = input_to_softmax.output_length(np.array([len(features[i]) for i in members]))
-        for i, text in zip(members, greedy_decode(probabilities, lengths)):
+        for i, text in zip(members, decode(ops.convert_to_numpy(probabilities), lengths)):
             texts[i] = text
     return texts
 
@@ -820,20 +836,6 @@ def summarize_runs(runs, experiment, epochs=None, target=None):
     return {**row, **{key: first[key] for key in keys}}
 
 
-@contextlib.contextmanager
-def _stderr_to_devnull():
-    """Point file descriptor 2 (C libraries' writes included) at the null device meanwhile."""
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
 def _limit_threads(threads):
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(threads)
@@ -879,7 +881,7 @@ def leave_one_speaker_out(factory, data, epochs, seed=0, speakers=None, processe
                              initargs=(max(1, _usable_cpus() // processes),)) as pool:
         # Workers start on submit and inherit stderr: without this, each would print
         # TensorFlow's start-up log into the notebook. Their errors still reach us.
-        with _stderr_to_devnull():
+        with stderr_to_devnull():
             futures = [pool.submit(_held_out_run, factory, *speaker_split(data, speaker), epochs,
                                    seed, speaker, fit_args) for speaker in speakers]
         for _ in tqdm(as_completed(futures), total=len(futures), unit="speaker",

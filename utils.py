@@ -5,6 +5,8 @@ be tested and timed on its own.  Features are time-major: shape
 ``(frames, features)`` with one frame every ``step`` milliseconds.
 """
 
+import contextlib
+import os
 import sys
 import tempfile
 import warnings
@@ -199,10 +201,28 @@ def ensure_writable(*folders):
                 "file of that name is in the way, then run again.") from error
 
 
+@contextlib.contextmanager
+def stderr_to_devnull():
+    """Point file descriptor 2 (C libraries' writes included) at the null device meanwhile.
+
+    TensorFlow's C++ start-up log ignores TF_CPP_MIN_LOG_LEVEL, so commands and worker
+    processes import TensorFlow inside this.
+    """
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def refuse_to_run_as_command(module):
     """Exit with status 2 when a library module is run as a command (``python -m utils``)."""
     print(f"{module} is a library module, not a command: import it in a notebook or script. "
-          "The commands are prepare_data.py and run_notebooks.py (see README.md).",
+          "The commands are prepare_data.py, transcribe.py and run_notebooks.py (see README.md).",
           file=sys.stderr)
     sys.exit(2)
 

@@ -137,6 +137,22 @@ def test_digit_corpus_is_deterministic_and_consistent(fsdd_dir, digit_corpus, tm
     assert other_seed[0].read_text() != train_json.read_text()
 
 
+def test_held_out_speaker_corpus_validates_on_a_voice_never_heard(fsdd_dir, tmp_path):
+    train_json, valid_json = prepare_data.build_digit_corpus(fsdd_dir, tmp_path, 40, 12, seed=3,
+                                                             hold_out="lucas")
+    speakers = {}
+    for name, path in (("train", train_json), ("valid", valid_json)):
+        parsed = [parse_fsdd_name(source) for line in read_lines(path) for source in line["sources"]]
+        speakers[name] = {speaker for _, speaker, _ in parsed}
+        takes = {take for _, _, take in parsed}
+        assert takes <= (set(range(5)) if name == "valid" else set(range(5, 50)))
+    assert speakers["valid"] == {"lucas"}
+    assert speakers["train"] == set(prepare_data.FSDD_SPEAKERS) - {"lucas"}
+    assert json.loads((tmp_path / "build.json").read_text())["hold_out"] == "lucas"
+    with pytest.raises(ValueError, match="hold_out must be one of FSDD's speakers"):
+        prepare_data.build_digit_corpus(fsdd_dir, tmp_path, 4, 4, hold_out="bob")
+
+
 def test_digit_corpus_is_not_rebuilt_when_up_to_date(fsdd_dir, tmp_path, capsys):
     train_json, _ = prepare_data.build_digit_corpus(fsdd_dir, tmp_path, 8, 4)
     stamp = train_json.stat().st_mtime_ns

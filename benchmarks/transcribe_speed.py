@@ -1,0 +1,75 @@
+"""Real-time factor of transcribe.py on this machine; prints figures, asserts nothing.
+
+    python benchmarks/transcribe_speed.py [--model results/model_end.weights.h5]
+                                          [--files data/digits/valid] [--count 100]
+
+Times each stage of transcribing ``--count`` files (the first ones of ``--files``
+by name), as transcribe.py runs them in batches: reading and featurising the
+audio, the model on padded batches (the floor: nothing but the network), greedy
+decoding and beam search with the language model. The real-time factor is
+seconds of work per second of audio (0.02: a minute of audio in 1.2 s).
+"""
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from utils import stderr_to_devnull  # noqa: E402
+
+with stderr_to_devnull():  # TensorFlow's C++ start-up log
+    import soundfile  # noqa: E402
+
+    import train_utils  # noqa: E402
+    import transcribe  # noqa: E402
+    from data_generator import Featurizer, normalize  # noqa: E402
+
+
+def timed(function, *args, **kwargs):
+    start = time.perf_counter()
+    result = function(*args, **kwargs)
+    return result, time.perf_counter() - start
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="results/model_end.weights.h5")
+    parser.add_argument("--files", default="data/digits/valid")
+    parser.add_argument("--count", type=int, default=100)
+    args = parser.parse_args()
+    files = transcribe.audio_files([args.files])[:args.count]
+    audio_seconds = sum(soundfile.info(path).duration for path in files)
+    with stderr_to_devnull():
+        model = train_utils.load_trained_model(Path(args.model).resolve())
+    record = model.record
+    print(f"{len(files)} files, {audio_seconds:.1f} s of audio; model {record['model']} "
+          f"({record['params']:,} parameters), {os.cpu_count()} CPU cores")
+
+    featurizer = Featurizer(**record["features"])
+    mean, std = np.array(record["feats_mean"]), np.array(record["feats_std"])
+    features, featurize_s = timed(lambda: [normalize(featurizer(p), mean, std) for p in files])
+    _, trace_s = timed(train_utils.predict_texts, model, features[:2])  # traces the model
+    no_decoding = lambda probabilities, lengths: [""] * len(lengths)  # noqa: E731
+    _, model_s = timed(train_utils.predict_texts, model, features, decode=no_decoding)
+    beam, lm_s = timed(transcribe.load_decoder, record)
+    stages = {"featurise": featurize_s, "model (floor)": model_s}
+    for name, decode in (("greedy", train_utils.greedy_decode), ("beam + LM", beam)):
+        _, seconds = timed(train_utils.predict_texts, model, features, decode=decode)
+        stages[f"model + {name} decoding"] = seconds
+    print(f"once per run: tracing the model {trace_s:.2f} s, language model from the "
+          f"training transcripts {lm_s:.2f} s")
+    for name, seconds in stages.items():
+        print(f"{name:>28}: {seconds:6.2f} s  real-time factor {seconds / audio_seconds:.4f}")
+    for name in ("greedy", "beam + LM"):
+        total = featurize_s + stages[f"model + {name} decoding"]
+        print(f"{'total, ' + name:>28}: {total:6.2f} s  real-time factor "
+              f"{total / audio_seconds:.4f}  ({total / model_s:.2f}x the model floor)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""beam_search.py and transcribe.py: language model, beam search, the transcription command."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+import soundfile
+
+import sample_models
+import train_utils
+import transcribe
+from beam_search import EOS, BOS, NgramModel, beam_decode, beam_decoder
+from char_map import BLANK_INDEX, char_map
+
+TEXTS = ["one two three", "one two", "two three three", "nine one two", "three two one"]
+
+
+@pytest.mark.parametrize("order", [1, 2, 3])
+def test_ngram_probabilities_sum_to_one_in_every_context(order):
+    model = NgramModel.from_transcripts(TEXTS, order=order)
+    assert model.order == order and model.vocabulary == {"one", "two", "three", "nine"}
+    for context in [(BOS,), (BOS, "one"), ("one", "two"), ("three",), ("two", "nine"), ("x",)]:
+        total = sum(10 ** model.log10_probability(context, word)
+                    for word in sorted(model.vocabulary) + [EOS])
+        assert total == pytest.approx(1.0, abs=1e-9)
+    seen = model.log10_probability((BOS, "one"), "two")
+    assert seen > model.log10_probability((BOS, "one"), "nine")
+
+
+def test_arpa_files_round_trip_and_bad_lines_are_named(tmp_path):
+    model = NgramModel.from_transcripts(TEXTS, order=3)
+    model.to_arpa(tmp_path / "lm.arpa")
+    again = NgramModel.from_arpa(tmp_path / "lm.arpa")
+    assert again.order == 3 and again.vocabulary == model.vocabulary
+    for context in [(BOS,), ("one", "two"), ("nine",)]:
+        for word in sorted(model.vocabulary) + [EOS, "eleven"]:
+            assert again.log10_probability(context, word) == pytest.approx(
+                model.log10_probability(context, word), abs=1e-5)
+    lines = (tmp_path / "lm.arpa").read_text().splitlines()
+    lines[8] = "-0.5 too many words here"
+    (tmp_path / "bad.arpa").write_text("\n".join(lines))
+    with pytest.raises(ValueError, match=r"bad.arpa, line 9: not an ARPA n-gram line"):
+        NgramModel.from_arpa(tmp_path / "bad.arpa")
+
+
+def frames(spec):
+    """Probabilities ``(1, frames, 29)``: each frame's dict gives characters ('_': blank)."""
+    probabilities = np.full((len(spec), 29), 1e-4)
+    for t, chars in enumerate(spec):
+        for char, p in chars.items():
+            probabilities[t, BLANK_INDEX if char == "_" else char_map[char]] = p
+    return (probabilities / probabilities.sum(axis=1, keepdims=True))[None]
+
+
+def test_the_lexicon_and_language_model_turn_a_non_word_into_a_word():
+    # "t", then "h" a little likelier than "w", then "o": greedy spells "tho".
+    probabilities = frames([{"t": .9}, {"_": .9}, {"h": .5, "w": .45}, {"_": .9}, {"o": .9},
+                            {" ": .9}, {"t": .9}, {"h": .9}, {"r": .9}, {"e": .9}, {"_": .9},
+                            {"e": .9}])
+    lengths = [probabilities.shape[1]]
+    assert train_utils.greedy_decode(probabilities, lengths) == ["tho three"]
+    assert beam_decode(probabilities, lengths, beam_decoder()) == ["tho three"]
+    language_model = NgramModel.from_transcripts(TEXTS, order=2)
+    assert beam_decode(probabilities, lengths, beam_decoder(language_model)) == ["two three"]
+    assert beam_decode(probabilities, [6], beam_decoder(language_model)) == ["two"]
+
+
+@pytest.fixture
+def trained_model(digit_corpus):
+    keras.utils.set_random_seed(2)
+    model = sample_models.final_model(81, filters=32, units=32)
+    train_utils.train_model(model, "small.pickle", "small.weights.h5", *digit_corpus, epochs=1,
+                            verbose=0, optimizer=keras.optimizers.Adam(3e-3))
+    return train_utils.RESULTS_DIR / "small.weights.h5"
+
+
+def test_transcribe_command_reads_any_format_and_reports_bad_files(trained_model, digit_corpus,
+                                                                   tmp_path, capsys):
+    """A WAV, a stereo 44.1 kHz FLAC and an OGG in a sub-folder; a broken file is skipped."""
+    wav = digit_corpus[1].parent / "valid" / "00003.wav"
+    samples, rate = soundfile.read(wav)
+    stereo = np.stack([samples, samples], axis=1)
+    folder = tmp_path / "audio"
+    (folder / "deeper").mkdir(parents=True)
+    soundfile.write(folder / "b_stereo_44k.flac", np.repeat(stereo, 2, axis=0), 2 * rate)
+    soundfile.write(folder / "deeper" / "c.ogg", samples, rate, format="OGG", subtype="VORBIS")
+    (folder / "a_broken.wav").write_bytes(b"RIFF\x00\x00 not a wave file at all")
+    (folder / "notes.txt").write_text("not audio, not listed")
+
+    status = transcribe.main(["--model", str(trained_model), "--greedy", str(wav), str(folder)])
+    out, err = capsys.readouterr()
+    lines = [line.split("\t") for line in out.splitlines()]
+    assert status == 1
+    assert [path for path, _ in lines] == [str(wav), str(folder / "b_stereo_44k.flac"),
+                                           str(folder / "deeper" / "c.ogg")]
+    model = train_utils.load_trained_model(trained_model)
+    assert lines[0][1] == train_utils.transcribe(wav, model)
+    assert "transcribe.py: error: cannot read audio file" in err and "a_broken.wav" in err
+    assert "1 of 4 files could not be transcribed" in err and "Traceback" not in err
+
+    assert transcribe.main(["--model", str(trained_model), str(wav)]) == 0  # beam search + LM
+    assert capsys.readouterr().out.startswith(f"{wav}\t")
+
+
+def test_transcribe_command_argument_errors_exit_2(trained_model, digit_corpus, tmp_path,
+                                                  capsys):
+    wav = digit_corpus[1].parent / "valid" / "00003.wav"
+    assert transcribe.main(["--model", str(tmp_path / "none.weights.h5"), str(wav)]) == 2
+    assert transcribe.main(["--model", str(trained_model), str(tmp_path / "missing.wav")]) == 2
+    (tmp_path / "empty").mkdir()
+    assert transcribe.main(["--model", str(trained_model), str(tmp_path / "empty")]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 3 and all(line.startswith("transcribe.py: error: ") for line in err)
+    assert "none.json is missing: train the model first" in err[0]
+    assert "no such file or folder" in err[1] and "missing.wav" in err[1]
+    assert "no audio files" in err[2]
