@@ -12,6 +12,6 @@ NUM_CLASSES = len(ALPHABET) + 1  # 29: the characters plus the blank
 
 
 if __name__ == "__main__":
-    from utils import refuse_to_run_as_command
+    from plumbing import refuse_to_run_as_command
 
     refuse_to_run_as_command("char_map")

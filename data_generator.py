@@ -1,36 +1,39 @@
-"""From description files to padded CTC batches: the data stage of the VUI track.
+"""The data stage of both tracks: corpora in, batches out.
 
-``AudioGenerator`` loads a training and a validation corpus, computes their
-features once (cached in memory and on disk), normalises them with statistics of
-the training set and serves them as Keras ``PyDataset`` batches bucketed by
-length. The plotting helpers at the end show one utterance's audio and features.
+VUI track: ``AudioGenerator`` loads a training and a validation corpus
+(description files), computes their features once (cached in memory and on
+disk), normalises them with statistics of the training set and serves them as
+Keras ``PyDataset`` batches for CTC, bucketed by length (``CTCBatches``); the
+plotting helpers show one utterance's audio and features.
+
+Digit track: ``load_digit_images`` draws the 3,000 FSDD recordings as cached
+spectrogram images (``DigitImages``), split officially or by speaker, optionally
+normalised per speaker, and served as ``ImageBatches``.
 """
 
 import dataclasses
-import hashlib
 import json
 import warnings
 from pathlib import Path
 
 import keras
-import librosa
 import matplotlib.pyplot as plt
 import numpy as np
 import soundfile
 from tqdm.auto import tqdm
 
-from prepare_data import check_fsdd, find_fsdd, fsdd_split, parse_fsdd_name
-from utils import (DATA_DIR, ensure_writable, load_audio, mfcc_features, normalize_transcript,
-                   refuse_to_run_as_command, spectrogram, spectrogram_dim, text_to_int_sequence)
+from fsdd import check_fsdd, find_fsdd, fsdd_split, parse_fsdd_name
+from plumbing import (DATA_DIR, atomic_path, cache_file, ensure_writable,
+                      refuse_to_run_as_command)
+from utils import (load_audio, log_spectrogram, mfcc_features, normalize_transcript,
+                   spectrogram_dim, spectrogram_image, text_to_int_sequence)
 
 DIGITS_TRAIN_JSON = DATA_DIR / "digits" / "train_corpus.json"
 DIGITS_VALID_JSON = DATA_DIR / "digits" / "valid_corpus.json"
-CACHE_DIR = DATA_DIR / "cache"
 # Batches reach Keras through PyDatasets with two worker threads. With Keras's default
 # single worker, fit reads them through a tf.data prefetch iterator that it tears down at
-# the end of every epoch; on a 2-core machine that teardown stalled the next epoch's first
-# step by 0.5-9 s (half of some epochs). Two workers take Keras's enqueuer path instead:
-# the same batches in the same order, without the stall.
+# the end of every epoch, which stalls the next epoch's first step (README, "Speed"). Two
+# workers take Keras's enqueuer path instead: the same batches in the same order, no stall.
 KERAS_WORKERS = 2
 _memory_cache = {}  # cache file name -> list of feature arrays
 
@@ -92,23 +95,6 @@ def load_description_file(path, max_duration=10.0):
     return utterances
 
 
-def _cache_file(prefix, settings, paths):
-    """``CACHE_DIR/<prefix>-<hash>.npz``, the hash of ``settings`` and each file's path, size and time."""
-    key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
-    for path in paths:
-        stat = Path(path).stat()
-        key.update(f"{path}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
-    return CACHE_DIR / f"{prefix}-{key.hexdigest()[:24]}.npz"
-
-
-def _save_npz(cache_file, **arrays):
-    """Write arrays to ``cache_file`` through a temporary file, so a crash leaves no half cache."""
-    cache_file.parent.mkdir(parents=True, exist_ok=True)
-    partial = cache_file.with_suffix(".partial.npz")
-    np.savez(partial, **arrays)
-    partial.replace(cache_file)
-
-
 def corpus_sample_rate(utterances):
     """The corpus's sample rate in Hz: the rate most of its audio files have.
 
@@ -167,7 +153,7 @@ class Featurizer:
         samples, rate = load_audio(audio_path, sample_rate=s["sample_rate"])
         try:
             if s["spectrogram"]:
-                return spectrogram(samples, rate, s["step"], s["window"], s["max_freq"])
+                return log_spectrogram(samples, rate, s["step"], s["window"], s["max_freq"])
             return mfcc_features(samples, rate, s["mfcc_dim"], s["step"])
         except ValueError as error:
             raise ValueError(f"{audio_path}: {error}") from error
@@ -181,19 +167,22 @@ class Featurizer:
         Returns:
             A list of ``(frames, input_dim)`` float32 arrays, one per path.
         """
-        cache_file = _cache_file("features", self.settings, audio_paths)
-        if cache_file.name in _memory_cache:
-            return _memory_cache[cache_file.name]
-        if cache_file.is_file():
-            with np.load(cache_file) as stored:
+        if not audio_paths:
+            return []
+        stored_at = cache_file("features", self.settings, audio_paths)
+        if stored_at.name in _memory_cache:
+            return _memory_cache[stored_at.name]
+        if stored_at.is_file():
+            with np.load(stored_at) as stored:
                 features = np.split(stored["frames"], np.cumsum(stored["lengths"])[:-1])
         else:
-            ensure_writable(cache_file.parent)  # before the work, not after it
+            ensure_writable(stored_at.parent)  # before the work, not after it
             features = [self(path) for path in tqdm(audio_paths, desc="computing features",
                                                       unit="file", leave=False)]
-            _save_npz(cache_file, frames=np.concatenate(features),
-                      lengths=np.array([len(f) for f in features]))
-        _memory_cache[cache_file.name] = features
+            with atomic_path(stored_at) as partial:
+                np.savez(partial, frames=np.concatenate(features),
+                         lengths=np.array([len(f) for f in features]))
+        _memory_cache[stored_at.name] = features
         return features
 
 
@@ -282,9 +271,17 @@ def pad_batch(sequences, pad_to=16):
     return batch
 
 
-def normalize(features, mean, std, eps=1e-14):
-    """``(features - mean) / std`` per feature dimension, as float32."""
-    return ((features - mean) / (std + eps)).astype(np.float32)
+def normalize(features, eps=1e-3):
+    """Per-utterance mean and variance normalisation (CMVN) of ``(frames, dims)`` features.
+
+    Each feature dimension is shifted and scaled to mean 0 and standard deviation
+    1 over the utterance's own frames, as float32. A voice, a microphone and a
+    room colour all frames of an utterance alike (some frequencies louder, some
+    quieter); the utterance's own statistics remove that colouring, which
+    statistics of the training speakers cannot do for a new voice. ``eps`` (in
+    the features' units) keeps a dimension that never varies at 0.
+    """
+    return ((features - features.mean(axis=0)) / (features.std(axis=0) + eps)).astype(np.float32)
 
 
 class AudioGenerator:
@@ -297,34 +294,26 @@ class AudioGenerator:
         minibatch_size: utterances per batch.
         max_duration: longer utterances (seconds) are skipped.
         sort_by_duration: first training epoch in order of length.
-        step, window, max_freq: spectrogram settings (ms, ms, Hz).
-        seed: seed of the batch shuffling.
 
     Attributes:
         train, valid: lists of utterance dicts (key, duration, text).
         input_dim: features per frame, for building models.
-        feats_mean, feats_std: normalisation statistics, shape ``(input_dim,)``.
+        train_features, valid_features: each utterance's features, normalised
+            (``normalize``), shape ``(frames, input_dim)``.
     """
 
     def __init__(self, train_json=DIGITS_TRAIN_JSON, valid_json=DIGITS_VALID_JSON,
                  spectrogram=True, mfcc_dim=13, minibatch_size=20, max_duration=10.0,
-                 sort_by_duration=False, step=10, window=20, max_freq=None,
-                 seed=0):
+                 sort_by_duration=False):
         self.train = load_description_file(train_json, max_duration)
         if not self.train:
             raise ValueError(f"{train_json} lists no utterance of at most {max_duration} s.")
         self.valid = load_description_file(valid_json, max_duration) if valid_json else []
-        self.featurizer = Featurizer(corpus_sample_rate(self.train), spectrogram, mfcc_dim,
-                                     step, window, max_freq)
+        self.featurizer = Featurizer(corpus_sample_rate(self.train), spectrogram, mfcc_dim)
         self.minibatch_size, self.sort_by_duration = minibatch_size, sort_by_duration
-        self.seed = seed
-        train_features = self.featurizer.corpus_features([u["key"] for u in self.train])
-        frames = np.concatenate(train_features)
-        self.feats_mean = frames.mean(axis=0)
-        self.feats_std = frames.std(axis=0)
-        self.train_features = [self.normalize(f) for f in train_features]
-        self.valid_features = [self.normalize(f) for f in self.featurizer.corpus_features(
-            [u["key"] for u in self.valid])] if self.valid else []
+        self.train_features, self.valid_features = (
+            [normalize(f) for f in self.featurizer.corpus_features([u["key"] for u in corpus])]
+            for corpus in (self.train, self.valid))
 
     @property
     def input_dim(self):
@@ -336,19 +325,11 @@ class AudioGenerator:
         """Training batches per epoch (``minibatch_size`` utterances each, the last maybe fewer)."""
         return len(self.train_batches())
 
-    def normalize(self, features):
-        """Scale ``(frames, input_dim)`` features with the training set's mean and std."""
-        return normalize(features, self.feats_mean, self.feats_std)
-
-    def featurize(self, audio_path):
-        """Normalised features of any audio file, shape ``(frames, input_dim)``."""
-        return self.normalize(self.featurizer(audio_path))
-
     def train_batches(self):
         """Shuffled, length-bucketed training batches (a ``CTCBatches``)."""
         return CTCBatches(self.train_features, [u["text"] for u in self.train],
                           self.minibatch_size, shuffle=True,
-                          sort_by_duration=self.sort_by_duration, seed=self.seed)
+                          sort_by_duration=self.sort_by_duration)
 
     def valid_batches(self):
         """Validation batches in order of length (a ``CTCBatches``)."""
@@ -408,9 +389,7 @@ def plot_mfcc_feature(features, title="Normalised MFCC"):
     return _plot_features(features, title, "MFCC coefficient", features.shape[1])
 
 
-# ======================================================================
-# Digit track (FSDD, CNN vs RNN)
-# ======================================================================
+# ------------------------------------------------------------------ digit track
 
 
 @dataclasses.dataclass(frozen=True)
@@ -422,7 +401,7 @@ class DigitImages:
             turns them into z-scores); row 0 is the highest frequency, columns
             run forward in time over the whole recording.
         labels: int64 ``(n,)`` spoken digit, 0-9.
-        speakers: str ``(n,)`` speaker name, one of ``prepare_data.FSDD_SPEAKERS``.
+        speakers: str ``(n,)`` speaker name, one of ``fsdd.FSDD_SPEAKERS``.
         takes: int64 ``(n,)`` take number, 0-49.
         paths: str ``(n,)`` WAV file of each image.
     """
@@ -470,62 +449,6 @@ class ImageBatches(keras.utils.PyDataset):
             self.order = self.rng.permutation(len(self.labels))
 
 
-def _interpolation_matrix(size, length):
-    """``(size, length)`` weights that linearly resample ``length`` points to ``size`` points."""
-    position = np.linspace(0, length - 1, size)
-    left = np.floor(position).astype(int)
-    right = np.minimum(left + 1, length - 1)
-    weights = np.zeros((size, length), np.float32)
-    np.add.at(weights, (np.arange(size), left), 1 - (position - left))
-    np.add.at(weights, (np.arange(size), right), position - left)
-    return weights
-
-
-def spectrogram_image(samples, sample_rate, size=64, step=8, window=32, top_db=80.0, mel=False,
-                      trim_db=None):
-    """One recording as a ``size`` x ``size`` grayscale spectrogram image.
-
-    The log power spectrogram (``utils.spectrogram``) is stretched to ``size``
-    columns over the whole recording and resampled to ``size`` frequency rows, as
-    a plot of it would be; then the decibels are clipped to ``top_db`` below the
-    image's loudest pixel and scaled to [0, 1] (a colour map's per-image scaling).
-
-    Args:
-        samples: mono audio, shape ``(num_samples,)``.
-        sample_rate: in Hz.
-        size: image height and width in pixels.
-        step, window: spectrogram hop and frame length in milliseconds.
-        top_db: dynamic range kept, in dB.
-        mel: rows are ``size`` mel bands (0 Hz to the Nyquist frequency) instead
-            of linearly spaced frequencies. A speaker's longer or shorter vocal
-            tract moves formants by a factor, which the mel scale turns into a
-            near-constant shift that convolutions and masks tolerate.
-        trim_db: if set, leading and trailing audio more than ``trim_db`` below
-            the recording's peak is cut first (``librosa.effects.trim``), so the
-            spoken digit, not the silence around it, fills the image's width.
-
-    Returns:
-        float32 array ``(size, size)``: row 0 is the Nyquist frequency, column 0
-        the start of the recording (of the trimmed recording with ``trim_db``).
-    """
-    if top_db <= 0:
-        raise ValueError(f"top_db must be positive, got {top_db}.")
-    if trim_db is not None:
-        samples, _ = librosa.effects.trim(samples, top_db=trim_db,
-                                          frame_length=int(0.001 * window * sample_rate),
-                                          hop_length=int(0.001 * step * sample_rate))
-    log_power = spectrogram(samples, sample_rate, step, window)  # (frames, bins), natural log
-    frames, bins = log_power.shape
-    if mel:
-        bands = librosa.filters.mel(sr=sample_rate, n_fft=2 * (bins - 1), n_mels=size)
-        log_power = np.log(np.exp(log_power) @ bands.T + 1e-14)
-    decibels = log_power * (10 / np.log(10))
-    rows = _interpolation_matrix(size, decibels.shape[1])
-    image = rows @ decibels.T @ _interpolation_matrix(size, frames).T
-    image = np.clip(image - image.max() + top_db, 0, top_db) / top_db
-    return image[::-1].astype(np.float32)
-
-
 def load_digit_images(fsdd_dir=None, size=64, step=8, window=32, top_db=80.0, mel=False,
                       trim_db=None):
     """All 3,000 FSDD recordings as spectrogram images (see ``spectrogram_image``).
@@ -533,11 +456,11 @@ def load_digit_images(fsdd_dir=None, size=64, step=8, window=32, top_db=80.0, me
     The defaults make the essay's images (linear frequency, whole recording); the
     digit notebook's runs on unseen speakers also use ``mel=True, trim_db=30``.
 
-    Computed once and cached in ``CACHE_DIR`` under a name made from the settings
+    Computed once and cached in ``plumbing.CACHE_DIR`` under a name made from the settings
     and the recordings' paths, sizes and times, so later calls only read a file.
 
     Args:
-        fsdd_dir: FSDD's recordings folder; default ``prepare_data.find_fsdd()``.
+        fsdd_dir: FSDD's recordings folder; default ``fsdd.find_fsdd()``.
         size, step, window, top_db, mel, trim_db: image settings (pixels, ms, ms,
             dB, bool, dB); see ``spectrogram_image``.
 
@@ -548,15 +471,17 @@ def load_digit_images(fsdd_dir=None, size=64, step=8, window=32, top_db=80.0, me
     settings = {"size": size, "step": step, "window": window, "top_db": float(top_db)}
     if mel or trim_db is not None:  # the essay images keep their cache name
         settings.update(mel=bool(mel), trim_db=None if trim_db is None else float(trim_db))
-    cache_file = _cache_file("fsdd-images", settings, paths)
+    stored_at = cache_file("fsdd-images", settings, paths)
     names = [parse_fsdd_name(path.name) for path in paths]
-    if cache_file.is_file():
-        with np.load(cache_file) as stored:
+    if stored_at.is_file():
+        with np.load(stored_at) as stored:
             images = stored["images"]
     else:
+        ensure_writable(stored_at.parent)
         images = np.stack([spectrogram_image(*load_audio(path), **settings)
                            for path in tqdm(paths, desc="FSDD images", unit="file", leave=False)])
-        _save_npz(cache_file, images=images)
+        with atomic_path(stored_at) as partial:
+            np.savez(partial, images=images)
     return DigitImages(images=images,
                        labels=np.array([digit for digit, _, _ in names]),
                        speakers=np.array([speaker for _, speaker, _ in names]),

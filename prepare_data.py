@@ -18,31 +18,19 @@ utterance: ``key`` (audio path, relative to the description file's folder),
 """
 
 import argparse
-import hashlib
 import json
 import os
-import re
-import shutil
 import sys
-import tarfile
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import soundfile
 from tqdm.auto import tqdm
 
-from utils import DATA_DIR, PROJECT_DIR, ensure_writable, load_audio, normalize_transcript
+from fsdd import FSDD_SPEAKERS, check_fsdd, find_fsdd, fsdd_split, parse_fsdd_name
+from plumbing import DATA_DIR, atomic_path, download_file, extract_atomically, project_path
+from utils import load_audio, normalize_transcript
 
-FSDD_COMMIT = "26eb9aaf76e81b692f806f9140c2d2777410d7a1"
-FSDD_URL = f"https://github.com/Jakobovski/free-spoken-digit-dataset/archive/{FSDD_COMMIT}.zip"
-FSDD_SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo", "yweweler")
-FSDD_TAKES = 50
-FSDD_TEST_TAKES = range(0, 5)  # the dataset's official test split; takes 5-49 train
-# SHA-256 of every recording at FSDD_COMMIT (the dataset's own checksum list). GitHub builds
-# its archives on the fly, so the recordings are checked rather than the archive's bytes.
-FSDD_CHECKSUMS = PROJECT_DIR / "checksums" / "fsdd-recordings.sha256"
-FSDD_NAME = re.compile(r"^(\d)_([a-z]+)_(\d+)\.wav$")
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 LIBRISPEECH_URL = "https://www.openslr.org/resources/12/"
@@ -53,159 +41,7 @@ LIBRISPEECH_SHA256 = {
 LIBRISPEECH_SPLITS = {"train_corpus.json": "dev-clean", "valid_corpus.json": "test-clean"}
 
 
-# --------------------------------------------------------------------------- FSDD
-
-def parse_fsdd_name(name):
-    """``'7_jackson_32.wav'`` -> ``(7, 'jackson', 32)``; ``None`` if not an FSDD name."""
-    match = FSDD_NAME.match(name)
-    if match is None or match[2] not in FSDD_SPEAKERS or int(match[3]) >= FSDD_TAKES:
-        return None
-    return int(match[1]), match[2], int(match[3])
-
-
-def check_fsdd(recordings):
-    """Check an FSDD ``recordings`` folder: exactly the 3,000 expected files, all intact.
-
-    Every recording must have the SHA-256 listed in ``FSDD_CHECKSUMS`` (the
-    dataset at ``FSDD_COMMIT``), so a damaged, truncated or altered file is found.
-
-    Returns:
-        The sorted list of the 3,000 WAV paths.
-
-    Raises:
-        FileNotFoundError: the folder does not exist.
-        ValueError: files are missing, unexpected WAV files are present, or a
-            recording differs from the dataset's; the message names them.
-    """
-    recordings = Path(recordings)
-    if not recordings.is_dir():
-        raise FileNotFoundError(f"FSDD folder not found: {recordings}.")
-    expected = {f"{digit}_{speaker}_{take}.wav" for digit in range(10)
-                for speaker in FSDD_SPEAKERS for take in range(FSDD_TAKES)}
-    present = {path.name for path in recordings.glob("*.wav")}
-    missing, extra = sorted(expected - present), sorted(present - expected)
-    if missing or extra:
-        raise ValueError(
-            f"{recordings} is not a complete FSDD recordings folder: "
-            f"{len(missing)} missing (e.g. {missing[:3]}), {len(extra)} unexpected "
-            f"(e.g. {extra[:3]}). Point --source / FSDD_DIR at the dataset's "
-            "'recordings' folder, or delete it and download it again.")
-    checksums = dict(line.split()[::-1] for line in FSDD_CHECKSUMS.read_text().splitlines())
-    paths = sorted(recordings / name for name in expected)
-    damaged = [path.name for path in paths
-               if hashlib.sha256(path.read_bytes()).hexdigest() != checksums[path.name]]
-    if damaged:
-        raise ValueError(
-            f"{len(damaged)} FSDD recordings in {recordings} differ from the dataset's "
-            f"(SHA-256 mismatch), e.g. {damaged[:3]}: they are damaged, truncated or from "
-            "another version of FSDD. Replace them with fresh copies, or delete the folder "
-            "and download FSDD again.")
-    return paths
-
-
-def extract_atomically(archive, target):
-    """Unpack a ``.zip`` or ``.tar.gz`` archive into the folder ``target``, all or nothing.
-
-    The archive is unpacked into ``target.partial`` and renamed to ``target``
-    only once complete, so an interrupted run never leaves a ``target`` that a
-    later run would take for a finished extraction.
-    """
-    target = Path(target)
-    partial = target.with_name(target.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)  # left behind by a run that was killed
-    try:
-        if str(archive).endswith(".zip"):
-            with zipfile.ZipFile(archive) as bundle:
-                bundle.extractall(partial)
-        else:
-            with tarfile.open(archive) as bundle:
-                bundle.extractall(partial, filter="data")
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
-    shutil.rmtree(target, ignore_errors=True)
-    partial.rename(target)
-
-
-def _download(name, origin, out_dir, sha256=None):
-    """Fetch ``origin`` to ``out_dir/downloads/name`` (kept for later runs); return its path."""
-    import keras  # imported here: the other sub-commands do not need TensorFlow
-
-    ensure_writable(Path(out_dir) / "downloads")  # get_file falls back to /tmp otherwise
-    try:
-        return Path(keras.utils.get_file(name, origin=origin, file_hash=sha256,
-                                         cache_dir=str(out_dir), cache_subdir="downloads"))
-    except Exception as error:  # get_file reports a network failure as a bare Exception
-        if "URL fetch failure" not in str(error):
-            raise
-        raise ConnectionError(f"{error}. Check the network connection, or use a copy you "
-                              "already have (--source).") from error
-
-
-def download_fsdd(out_dir):
-    """Download, unpack and check the FSDD archive (``FSDD_URL``) under ``out_dir/downloads``.
-
-    A damaged download is deleted, so that the next run fetches it afresh.
-
-    Returns:
-        The checked ``recordings`` folder.
-    """
-    archive = _download("fsdd.zip", FSDD_URL, out_dir)
-    extracted = archive.parent / "fsdd_extracted"
-    try:
-        extract_atomically(archive, extracted)
-        found = sorted(extracted.glob("*/recordings")) + sorted(extracted.glob("recordings"))
-        if not found:
-            raise ValueError("it has no 'recordings' folder")
-        check_fsdd(found[0])
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-        archive.unlink(missing_ok=True)
-        shutil.rmtree(extracted, ignore_errors=True)
-        raise ValueError(f"the FSDD archive downloaded from {FSDD_URL} is damaged ({error}). "
-                         "It was deleted: run the command again to download it afresh.") from error
-    return found[0]
-
-
-def find_fsdd(source=None, out_dir=DATA_DIR / "fsdd", download=True):
-    """Locate FSDD's recordings folder, check it and return its path.
-
-    Looks at ``source``, then ``$FSDD_DIR``, then a previous download under
-    ``out_dir``; downloads the archive there as a last resort (``download=True``).
-    ``source`` may name the ``recordings`` folder or the dataset folder holding it.
-    """
-    from_environment = not source and bool(os.environ.get("FSDD_DIR"))
-    source = source or os.environ.get("FSDD_DIR")
-    if source:
-        recordings = Path(source)
-        if (recordings / "recordings").is_dir():
-            recordings = recordings / "recordings"
-    else:
-        previous = sorted(Path(out_dir).glob("downloads/fsdd_extracted/*/recordings"))
-        if previous:
-            recordings = previous[0]
-        elif download:
-            return download_fsdd(out_dir)
-        else:
-            raise FileNotFoundError(
-                "FSDD not found: pass --source DIR, set FSDD_DIR, or run "
-                "`python prepare_data.py fsdd` with network access to download it.")
-    try:
-        check_fsdd(recordings)
-    except (FileNotFoundError, ValueError) as error:
-        if not from_environment:
-            raise
-        raise type(error)(f"{error} This path came from the environment variable FSDD_DIR: "
-                          "point FSDD_DIR at FSDD's recordings folder, or unset it to "
-                          "download FSDD.") from error
-    return recordings
-
-
 # ------------------------------------------------------------ digit-string corpus
-
-def fsdd_split(take):
-    """``'valid'`` for FSDD's official test takes (0-4), ``'train'`` for takes 5-49."""
-    return "valid" if take in FSDD_TEST_TAKES else "train"
-
 
 def _synthesize_utterance(rng, clips, max_digits, speakers):
     """Join 1..max_digits clips of one of ``speakers`` with pauses, gain and light noise.
@@ -261,7 +97,7 @@ def build_digit_corpus(fsdd_dir, out_dir=DATA_DIR / "digits", train_size=1600,
                 "valid": (hold_out,) if hold_out else FSDD_SPEAKERS}
     outputs = {"train": out_dir / "train_corpus.json", "valid": out_dir / "valid_corpus.json"}
     if _corpus_up_to_date(out_dir / "build.json", settings, outputs.values()):
-        print(f"digit corpus in {out_dir} is up to date")
+        print(f"digit corpus in {project_path(out_dir)} is up to date")
         return outputs["train"], outputs["valid"]
 
     clips = {split: {} for split in outputs}
@@ -286,7 +122,7 @@ def build_digit_corpus(fsdd_dir, out_dir=DATA_DIR / "digits", train_size=1600,
     (out_dir / "build.json").write_text(json.dumps(settings, indent=1) + "\n")
     voices = f" (validation: {hold_out} only, never heard in training)" if hold_out else ""
     print(f"wrote {train_size} training and {valid_size} validation utterances to "
-          f"{out_dir}{voices}")
+          f"{project_path(out_dir)}{voices}")
     return outputs["train"], outputs["valid"]
 
 
@@ -305,13 +141,9 @@ def _corpus_up_to_date(build_file, settings, description_files):
 
 def write_description_file(path, utterances):
     """Write ``utterances`` (dicts with key, duration, text) as JSON lines, atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
-    with open(partial, "w") as out:
+    with atomic_path(path) as partial, open(partial, "w") as out:
         for utterance in utterances:
             out.write(json.dumps(utterance) + "\n")
-    partial.replace(path)
 
 
 # -------------------------------------------------------------------- LibriSpeech
@@ -361,7 +193,7 @@ def download_librispeech(out_dir, subsets=tuple(LIBRISPEECH_SHA256), base_url=LI
     for subset in subsets:
         extracted = root / f"{subset}_extracted"
         if not (extracted / "LibriSpeech" / subset).is_dir():
-            archive = _download(f"{subset}.tar.gz", f"{base_url}{subset}.tar.gz", out_dir,
+            archive = download_file(f"{subset}.tar.gz", f"{base_url}{subset}.tar.gz", out_dir,
                                 sha256[subset])
             extract_atomically(archive, extracted)
     return root

@@ -21,6 +21,8 @@ step "finding FSDD (\$FSDD_DIR, a previous download, else downloading it)"
 $PYTHON prepare_data.py fsdd
 step "building the default digit corpus"
 $PYTHON prepare_data.py digits
+step "writing the learner's edition (exercises/) from the solution"
+$PYTHON make_exercises.py
 for notebook in notebooks/*.ipynb; do
   step "executing $notebook"
   $PYTHON run_notebooks.py "$notebook" --reports reports

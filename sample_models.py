@@ -14,7 +14,8 @@ import keras
 from keras import layers, ops
 
 from char_map import NUM_CLASSES
-from utils import cnn_output_length, refuse_to_run_as_command
+from plumbing import refuse_to_run_as_command
+from utils import cnn_output_length
 
 
 def recorded(factory):
@@ -25,6 +26,10 @@ def recorded(factory):
     """
     @functools.wraps(factory)
     def build(*args, **kwargs):
+        # The factory is looked up at each call, not kept in this closure: IPython's
+        # autoreload (used by the exercise notebook) replaces a reloaded function's
+        # __dict__, __wrapped__ included, but cannot replace a closure.
+        factory = build.__wrapped__
         model = factory(*args, **kwargs)
         bound = inspect.signature(factory).bind(*args, **kwargs)
         bound.apply_defaults()
@@ -46,6 +51,38 @@ def _output_layers(x, output_dim):
     return layers.Activation("softmax", name="softmax")(x)
 
 
+class PaddingMask(layers.Layer):
+    """Zeroes and masks the frames of a batch that are padding, after a front end of ``stride``.
+
+    Called on ``[x, features]``. ``features`` ``(batch, frames, input_dim)`` are
+    the model's inputs, zero-padded at the end to the batch's longest utterance
+    (a real normalised frame is never all zeros); ``x`` ``(batch, ceil(frames /
+    stride), channels)`` is what a front end of that stride made of them, output
+    frame ``t`` centred on input frame ``t * stride``. Returns ``x`` with its
+    padded frames set to 0 and, with ``attach``, a mask that recurrent layers use
+    to skip them, so an utterance gets the same output alone as padded in a
+    batch. (Convolutions cannot take a mask: before one, use ``attach=False``.)
+    """
+
+    def __init__(self, stride=1, attach=True, **kwargs):
+        super().__init__(**kwargs)
+        self.stride, self.attach = stride, attach
+        self.supports_masking = attach
+
+    def _real_frames(self, features):
+        return ops.any(ops.not_equal(features, 0), axis=-1)[:, ::self.stride]
+
+    def call(self, inputs):
+        x, features = inputs
+        return x * ops.cast(self._real_frames(features), x.dtype)[:, :, None]
+
+    def compute_mask(self, inputs, previous_mask=None):
+        return self._real_frames(inputs[1]) if self.attach else None
+
+    def get_config(self):
+        return {**super().get_config(), "stride": self.stride, "attach": self.attach}
+
+
 def _model(inputs, outputs, name, output_length=lambda frames: frames):
     model = keras.Model(inputs=inputs, outputs=outputs, name=name)
     model.output_length = output_length
@@ -63,18 +100,37 @@ def simple_rnn_model(input_dim, output_dim=NUM_CLASSES):
 
 @recorded
 def rnn_model(input_dim, units, activation, output_dim=NUM_CLASSES):
-    """Model 1: GRU(units, activation) -> BatchNorm -> Dense per frame -> softmax."""
+    """Model 1: GRU(units, activation) -> BatchNorm -> Dense per frame -> softmax.
+
+    Input ``(batch, frames, input_dim)`` features, output ``(batch, frames,
+    output_dim)`` probabilities: one output frame per input frame. The GRU returns
+    every frame (``return_sequences=True``) and has no separate recurrent bias
+    (``reset_after=False``, as in the original project); ``_output_layers`` adds
+    the dense layer and the softmax, ``_model`` makes the model (see Model 0).
+    """
+    ### BEGIN SOLUTION: build Model 1 as the docstring says (Model 0 shows the pattern).
     inputs = keras.Input(shape=(None, input_dim), name="the_input")
     x = layers.GRU(units, activation=activation, return_sequences=True, reset_after=False,
                    name="rnn")(inputs)
     x = layers.BatchNormalization(name="bn_rnn")(x)
     return _model(inputs, _output_layers(x, output_dim), "model_1")
+    ### END SOLUTION
 
 
 @recorded
 def cnn_rnn_model(input_dim, filters, kernel_size, conv_stride, conv_border_mode, units,
                   output_dim=NUM_CLASSES):
-    """Model 2: Conv1D -> BatchNorm -> SimpleRNN(relu) -> BatchNorm -> Dense per frame -> softmax."""
+    """Model 2: Conv1D -> BatchNorm -> SimpleRNN(relu) -> BatchNorm -> Dense per frame -> softmax.
+
+    Input ``(batch, frames, input_dim)`` features, output ``(batch,
+    output_length(frames), output_dim)`` probabilities. The relu convolution has
+    ``filters`` filters of ``kernel_size`` frames, stride ``conv_stride`` and
+    padding ``conv_border_mode`` ('same' or 'valid'), so it returns fewer frames:
+    give ``_model`` the function ``frames -> cnn_output_length(frames,
+    kernel_size, conv_border_mode, conv_stride)``. The SimpleRNN has ``units``
+    relu units and returns every frame.
+    """
+    ### BEGIN SOLUTION: build Model 2 as the docstring says, with its output_length.
     inputs = keras.Input(shape=(None, input_dim), name="the_input")
     x = layers.Conv1D(filters, kernel_size, strides=conv_stride, padding=conv_border_mode,
                       activation="relu", name="conv1d")(inputs)
@@ -84,33 +140,57 @@ def cnn_rnn_model(input_dim, filters, kernel_size, conv_stride, conv_border_mode
     return _model(inputs, _output_layers(x, output_dim), "model_2",
                   lambda frames: cnn_output_length(frames, kernel_size, conv_border_mode,
                                                    conv_stride))
+    ### END SOLUTION
 
 
 @recorded
 def deep_rnn_model(input_dim, units, recur_layers, output_dim=NUM_CLASSES):
-    """Model 3: ``recur_layers`` x [GRU(units) -> BatchNorm] -> Dense per frame -> softmax."""
+    """Model 3: ``recur_layers`` x [GRU(units) -> BatchNorm] -> Dense per frame -> softmax.
+
+    Input ``(batch, frames, input_dim)`` features, output ``(batch, frames,
+    output_dim)`` probabilities. Each GRU (default tanh activation,
+    ``reset_after=False``) returns every frame to the next layer; with
+    ``recur_layers=1`` the model equals Model 1 with tanh.
+    """
+    ### BEGIN SOLUTION: build Model 3 as the docstring says, for any recur_layers.
     inputs = x = keras.Input(shape=(None, input_dim), name="the_input")
     for i in range(recur_layers):
         x = layers.GRU(units, return_sequences=True, reset_after=False, name=f"rnn_{i}")(x)
         x = layers.BatchNormalization(name=f"bn_rnn_{i}")(x)
     return _model(inputs, _output_layers(x, output_dim), "model_3")
+    ### END SOLUTION
 
 
 @recorded
 def bidirectional_rnn_model(input_dim, units, output_dim=NUM_CLASSES):
-    """Model 4: Bidirectional(GRU(units), concat) -> Dense per frame -> softmax."""
+    """Model 4: Masking -> Bidirectional(GRU(units), concat) -> Dense per frame -> softmax.
+
+    Input ``(batch, frames, input_dim)`` features, output ``(batch, frames,
+    output_dim)`` probabilities. One GRU (``reset_after=False``) reads the
+    frames forwards, a copy of it backwards, and their ``2 * units`` outputs are
+    joined for every frame (``merge_mode="concat"``). The backward GRU would start
+    on a batch's zero padding; ``layers.Masking()`` marks those all-zero frames so
+    that both GRUs skip them.
+    """
+    ### BEGIN SOLUTION: build Model 4 as the docstring says.
     inputs = keras.Input(shape=(None, input_dim), name="the_input")
+    x = layers.Masking(name="masking")(inputs)
     x = layers.Bidirectional(layers.GRU(units, return_sequences=True, reset_after=False),
-                             merge_mode="concat", name="bidir_rnn")(inputs)
+                             merge_mode="concat", name="bidir_rnn")(x)
     return _model(inputs, _output_layers(x, output_dim), "model_4")
+    ### END SOLUTION
 
 
 @recorded
-def final_model(input_dim, filters=192, kernel_size=11, conv_stride=3, units=128,
-                recur_layers=2, dropout=0.2, output_dim=NUM_CLASSES):
+def final_model(input_dim,
+                ### BEGIN SOLUTION: the arguments of your design, each with a default value
+                filters=192, kernel_size=11, conv_stride=3, units=128, recur_layers=2, dropout=0.2,
+                ### END SOLUTION
+                output_dim=NUM_CLASSES):
+    ### BEGIN SOLUTION: build and describe your own design (Step 5 of the notebook).
     """The project's final model: a convolutional front end under a bidirectional GRU stack.
 
-    Conv1D(filters, kernel_size, stride, 'same', relu) -> BN -> Conv1D(filters, 5,
+    Conv1D(filters, kernel_size, stride, relu) -> BN -> Conv1D(filters, 5,
     'same', relu) -> BN -> ``recur_layers`` x [Bidirectional GRU(units) -> BN ->
     Dropout] -> Dense per frame -> softmax.
 
@@ -120,13 +200,22 @@ def final_model(input_dim, filters=192, kernel_size=11, conv_stride=3, units=128
     whole utterance; batch normalisation and dropout keep the deep stack stable
     and stop it from memorising the training speakers' takes. Its GRUs use Keras 3's
     default ``reset_after=True``, which runs faster on CPUs.
+
+    Padding does not change an utterance's output: the strided convolution pads
+    ``kernel_size // 2`` frames on each side itself, so output frame ``t`` is
+    always centred on input frame ``t * conv_stride`` ('same' padding would shift
+    that grid with the padded length), and ``PaddingMask`` zeroes the padded
+    frames before the second convolution and masks them for the GRUs.
     """
     inputs = keras.Input(shape=(None, input_dim), name="the_input")
-    x = layers.Conv1D(filters, kernel_size, strides=conv_stride, padding="same",
-                      activation="relu", name="conv1d")(inputs)
+    x = layers.ZeroPadding1D(kernel_size // 2, name="conv_padding")(inputs)
+    x = layers.Conv1D(filters, kernel_size, strides=conv_stride, activation="relu",
+                      name="conv1d")(x)
     x = layers.BatchNormalization(name="bn_conv_1d")(x)
+    x = PaddingMask(conv_stride, attach=False, name="padding_zeros")([x, inputs])
     x = layers.Conv1D(filters, 5, padding="same", activation="relu", name="conv1d_context")(x)
     x = layers.BatchNormalization(name="bn_conv_context")(x)
+    x = PaddingMask(conv_stride, name="padding_mask_context")([x, inputs])
     for i in range(recur_layers):
         x = layers.Bidirectional(layers.GRU(units, return_sequences=True),
                                  name=f"bidir_rnn_{i}")(x)
@@ -134,6 +223,7 @@ def final_model(input_dim, filters=192, kernel_size=11, conv_stride=3, units=128
         x = layers.Dropout(dropout, name=f"dropout_{i}")(x)
     return _model(inputs, _output_layers(x, output_dim), "final_model",
                   lambda frames: cnn_output_length(frames, kernel_size, "same", conv_stride))
+    ### END SOLUTION
 
 
 # ======================================================================
@@ -142,7 +232,7 @@ def final_model(input_dim, filters=192, kernel_size=11, conv_stride=3, units=128
 
 # Digit classifiers take (batch, 64, 64) spectrogram images in [0, 1] and return
 # (batch, 10) logits. The factories return uncompiled models;
-# train_utils.fit_digit_model compiles and trains them.
+# digit_experiments.fit_digit_model compiles and trains them.
 DIGIT_IMAGE_SIZE = 64  # FSDD images are 64 x 64 pixels (data_generator.load_digit_images)
 DIGIT_CLASSES = 10
 
@@ -190,6 +280,17 @@ def essay_rnn(size=DIGIT_IMAGE_SIZE):
     return keras.Model(inputs, outputs, name="essay_rnn")
 
 
+def random_band_mask(generator, batch, length, width):
+    """``(batch, length)`` float mask: 0 on one random band of 0..``width`` positions, else 1.
+
+    Each row gets its own band, drawn with the ``keras.random.SeedGenerator`` ``generator``.
+    """
+    start = keras.random.randint((batch, 1), 0, length, seed=generator)
+    band = keras.random.randint((batch, 1), 0, width + 1, seed=generator)
+    position = ops.arange(length)[None, :]
+    return ops.cast((position < start) | (position >= start + band), "float32")
+
+
 class SpecAugment(layers.Layer):
     """Training-time augmentation of ``(batch, rows, columns)`` spectrogram images.
 
@@ -204,13 +305,6 @@ class SpecAugment(layers.Layer):
         self.seed = seed
         self.generator = keras.random.SeedGenerator(seed)
 
-    def _band(self, batch, length, width):
-        """``(batch, length)`` float mask: 0 on one random band of 0..width positions, else 1."""
-        start = keras.random.randint((batch, 1), 0, length, seed=self.generator)
-        band = keras.random.randint((batch, 1), 0, width + 1, seed=self.generator)
-        position = ops.arange(length)[None, :]
-        return ops.cast((position < start) | (position >= start + band), "float32")
-
     def call(self, images, training=None):
         if not training:
             return images
@@ -223,8 +317,8 @@ class SpecAugment(layers.Layer):
             index = offset + ops.arange(columns)[None, :]
             images = ops.take_along_axis(padded, ops.broadcast_to(index[:, None, :],
                                                                   (batch, rows, columns)), axis=2)
-        mask = (self._band(batch, rows, self.freq_mask)[:, :, None]
-                * self._band(batch, columns, self.time_mask)[:, None, :])
+        mask = (random_band_mask(self.generator, batch, rows, self.freq_mask)[:, :, None]
+                * random_band_mask(self.generator, batch, columns, self.time_mask)[:, None, :])
         return images * ops.cast(mask, images.dtype)
 
     def get_config(self):

@@ -17,23 +17,21 @@ found) exit with status 2.
 """
 
 import argparse
-import functools
 import os
 import sys
 import warnings
 from pathlib import Path
 
-import numpy as np
 import soundfile
 from tqdm.auto import tqdm
 
-from utils import stderr_to_devnull
+from plumbing import stderr_to_devnull
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 with stderr_to_devnull():  # TensorFlow's C++ start-up log
-    import beam_search
+    import decoding
     import train_utils
-    from data_generator import Featurizer, load_description_file, normalize
+    from data_generator import Featurizer, normalize
 
 AUDIO_SUFFIXES = {f".{name.lower()}" for name in soundfile.available_formats()} | {".aif"}
 BATCH_FILES = 32
@@ -58,7 +56,7 @@ def audio_files(paths):
 
 
 def load_decoder(record, greedy=False, arpa=None):
-    """The ``decode`` function for ``train_utils.predict_texts``.
+    """The ``decode`` function for ``decoding.predict_texts``.
 
     Args:
         record: the trained model's record (its training corpus gives the language model).
@@ -66,15 +64,8 @@ def load_decoder(record, greedy=False, arpa=None):
         arpa: an ARPA language model file to use instead of the training transcripts.
     """
     if greedy:
-        return train_utils.greedy_decode
-    if arpa:
-        language_model = beam_search.NgramModel.from_arpa(arpa)
-    else:
-        utterances = load_description_file(train_utils.PROJECT_DIR / record["train_json"],
-                                           max_duration=float("inf"))
-        language_model = beam_search.NgramModel.from_transcripts(u["text"] for u in utterances)
-    return functools.partial(beam_search.beam_decode,
-                             decoder=beam_search.beam_decoder(language_model))
+        return decoding.greedy_decode
+    return decoding.decoders(record, arpa)["beam + LM"]
 
 
 def transcribe_files(model, files, decode, report_error):
@@ -85,19 +76,18 @@ def transcribe_files(model, files, decode, report_error):
     """
     record = model.record
     featurizer = Featurizer(**record["features"])
-    mean, std = np.array(record["feats_mean"]), np.array(record["feats_std"])
     for start in range(0, len(files), BATCH_FILES):
         readable, features = [], []
         for path in files[start:start + BATCH_FILES]:
             try:
                 with warnings.catch_warnings():  # resampling any rate is expected here
                     warnings.filterwarnings("ignore", message=".*resampled from")
-                    features.append(normalize(featurizer(path), mean, std))
+                    features.append(normalize(featurizer(path)))
                 readable.append(path)
             except (OSError, ValueError) as error:
                 report_error(path, error)
         if readable:
-            yield from zip(readable, train_utils.predict_texts(model, features, decode=decode))
+            yield from zip(readable, decoding.predict_texts(model, features, decode=decode))
 
 
 def main(argv=None):

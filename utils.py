@@ -1,14 +1,13 @@
-"""Audio loading, features and text encoding: the first stage of the pipeline.
+"""Audio loading, features and text encoding: the first stage of both tracks.
 
-Everything here works on one utterance at a time and is pure NumPy, so it can
-be tested and timed on its own.  Features are time-major: shape
-``(frames, features)`` with one frame every ``step`` milliseconds.
+Everything here works on one recording at a time and is pure NumPy, so it can
+be tested and timed on its own. The VUI track's features are time-major:
+``log_spectrogram`` and ``mfcc_features`` return ``(frames, features)`` with one
+frame every ``step`` milliseconds. The digit track draws a recording as a square
+image instead (``spectrogram_image``: frequency rows, time columns). Also here:
+transcripts to and from CTC label integers, and the output length of a convolution.
 """
 
-import contextlib
-import os
-import sys
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -19,11 +18,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from python_speech_features import mfcc
 
 from char_map import char_map, index_map
-
-PROJECT_DIR = Path(__file__).resolve().parent
-DATA_DIR = PROJECT_DIR / "data"  # corpora, downloads and feature caches (not in git)
-RESULTS_DIR = PROJECT_DIR / "results"  # histories, weights records, summaries
-
+from plumbing import refuse_to_run_as_command
 
 def load_audio(path, sample_rate=None):
     """Read an audio file as mono float32 samples in [-1, 1].
@@ -79,7 +74,7 @@ def spectrogram_dim(sample_rate, window=20, max_freq=None):
     return int(0.001 * window * max_freq) + 1
 
 
-def spectrogram(samples, sample_rate, step=10, window=20, max_freq=None, eps=1e-14):
+def log_spectrogram(samples, sample_rate, step=10, window=20, max_freq=None, eps=1e-14):
     """Log power spectral density of Hann-windowed frames.
 
     Args:
@@ -179,52 +174,60 @@ def cnn_output_length(input_length, filter_size, border_mode, stride, dilation=1
     return (input_length + stride - 1) // stride
 
 
-def ensure_writable(*folders):
-    """Create each folder if needed and check that a file can be written in it.
+def _interpolation_matrix(size, length):
+    """``(size, length)`` weights that linearly resample ``length`` points to ``size`` points."""
+    position = np.linspace(0, length - 1, size)
+    left = np.floor(position).astype(int)
+    right = np.minimum(left + 1, length - 1)
+    weights = np.zeros((size, length), np.float32)
+    np.add.at(weights, (np.arange(size), left), 1 - (position - left))
+    np.add.at(weights, (np.arange(size), right), position - left)
+    return weights
 
-    Called before long work starts, so that an unwritable results, checkpoint or
-    cache folder is reported at once rather than after an epoch or a feature pass.
 
-    Raises:
-        PermissionError: naming the folder and the reason.
+def spectrogram_image(samples, sample_rate, size=64, step=8, window=32, top_db=80.0, mel=False,
+                      trim_db=None):
+    """One recording as a ``size`` x ``size`` grayscale spectrogram image.
+
+    The log power spectrogram (``log_spectrogram``) is stretched to ``size``
+    columns over the whole recording and resampled to ``size`` frequency rows, as
+    a plot of it would be; then the decibels are clipped to ``top_db`` below the
+    image's loudest pixel and scaled to [0, 1] (a colour map's per-image scaling).
+
+    Args:
+        samples: mono audio, shape ``(num_samples,)``.
+        sample_rate: in Hz.
+        size: image height and width in pixels.
+        step, window: spectrogram hop and frame length in milliseconds.
+        top_db: dynamic range kept, in dB.
+        mel: rows are ``size`` mel bands (0 Hz to the Nyquist frequency) instead
+            of linearly spaced frequencies. A speaker's longer or shorter vocal
+            tract moves formants by a factor, which the mel scale turns into a
+            near-constant shift that convolutions and masks tolerate.
+        trim_db: if set, leading and trailing audio more than ``trim_db`` below
+            the recording's peak is cut first (``librosa.effects.trim``), so the
+            spoken digit, not the silence around it, fills the image's width.
+
+    Returns:
+        float32 array ``(size, size)``: row 0 is the Nyquist frequency, column 0
+        the start of the recording (of the trimmed recording with ``trim_db``).
     """
-    for folder in folders:
-        folder = Path(folder)
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryFile(dir=folder):
-                pass
-        except OSError as error:
-            raise PermissionError(
-                f"cannot write to the folder {folder} ({error.strerror or error}). "
-                "Make it (and its parents) a writable folder, or free the path if a "
-                "file of that name is in the way, then run again.") from error
-
-
-@contextlib.contextmanager
-def stderr_to_devnull():
-    """Point file descriptor 2 (C libraries' writes included) at the null device meanwhile.
-
-    TensorFlow's C++ start-up log ignores TF_CPP_MIN_LOG_LEVEL, so commands and worker
-    processes import TensorFlow inside this.
-    """
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
-def refuse_to_run_as_command(module):
-    """Exit with status 2 when a library module is run as a command (``python -m utils``)."""
-    print(f"{module} is a library module, not a command: import it in a notebook or script. "
-          "The commands are prepare_data.py, transcribe.py and run_notebooks.py (see README.md).",
-          file=sys.stderr)
-    sys.exit(2)
+    if top_db <= 0:
+        raise ValueError(f"top_db must be positive, got {top_db}.")
+    if trim_db is not None:
+        samples, _ = librosa.effects.trim(samples, top_db=trim_db,
+                                          frame_length=int(0.001 * window * sample_rate),
+                                          hop_length=int(0.001 * step * sample_rate))
+    log_power = log_spectrogram(samples, sample_rate, step, window)  # (frames, bins), natural log
+    frames, bins = log_power.shape
+    if mel:
+        bands = librosa.filters.mel(sr=sample_rate, n_fft=2 * (bins - 1), n_mels=size)
+        log_power = np.log(np.exp(log_power) @ bands.T + 1e-14)
+    decibels = log_power * (10 / np.log(10))
+    rows = _interpolation_matrix(size, decibels.shape[1])
+    image = rows @ decibels.T @ _interpolation_matrix(size, frames).T
+    image = np.clip(image - image.max() + top_db, 0, top_db) / top_db
+    return image[::-1].astype(np.float32)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,8 @@ import soundfile  # noqa: E402
 import sample_models  # noqa: E402
 import train_utils  # noqa: E402
 from data_generator import DIGITS_TRAIN_JSON, AudioGenerator, Featurizer, load_description_file  # noqa: E402
-from utils import mfcc_features, spectrogram  # noqa: E402
+from plumbing import machine_description  # noqa: E402
+from utils import log_spectrogram, mfcc_features  # noqa: E402
 
 # name: (factory of input_dim, jit_compile as the VUI notebook trains it)
 MODELS = {
@@ -84,7 +85,7 @@ def feature_speed(train_json):
         print(f"{name:12s} from files: {audio_seconds / took:8.0f} x real time "
               f"({len(utterances)} files, {audio_seconds:.0f} s of audio in {took:.2f} s)")
     ten_seconds = np.random.default_rng(0).standard_normal(160_000).astype(np.float32)
-    took = seconds(lambda: spectrogram(ten_seconds, 16000), repeats=20)
+    took = seconds(lambda: log_spectrogram(ten_seconds, 16000), repeats=20)
     print(f"spectrogram of 10 s at 16 kHz: {took * 1000:.1f} ms ({10 / took:.0f} x real time)")
     took = seconds(lambda: mfcc_features(ten_seconds, 16000), repeats=20)
     print(f"MFCC of 10 s at 16 kHz: {took * 1000:.1f} ms ({10 / took:.0f} x real time)")
@@ -99,7 +100,7 @@ def main():
     parser.add_argument("--librispeech", action="store_true",
                         help="only estimate the cost of an epoch of LibriSpeech dev-clean")
     args = parser.parse_args()
-    print(f"machine: {train_utils._machine()}, keras {keras.__version__}")
+    print(f"machine: {machine_description()}, keras {keras.__version__}")
     if args.librispeech:
         librispeech_cost(args.model)
         return

@@ -16,15 +16,15 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-from utils import stderr_to_devnull  # noqa: E402
+from plumbing import stderr_to_devnull  # noqa: E402
 
 with stderr_to_devnull():  # TensorFlow's C++ start-up log
     import soundfile  # noqa: E402
 
+    import decoding  # noqa: E402
     import train_utils  # noqa: E402
     import transcribe  # noqa: E402
     from data_generator import Featurizer, normalize  # noqa: E402
@@ -51,15 +51,14 @@ def main():
           f"({record['params']:,} parameters), {os.cpu_count()} CPU cores")
 
     featurizer = Featurizer(**record["features"])
-    mean, std = np.array(record["feats_mean"]), np.array(record["feats_std"])
-    features, featurize_s = timed(lambda: [normalize(featurizer(p), mean, std) for p in files])
-    _, trace_s = timed(train_utils.predict_texts, model, features[:2])  # traces the model
+    features, featurize_s = timed(lambda: [normalize(featurizer(p)) for p in files])
+    _, trace_s = timed(decoding.predict_texts, model, features[:2])  # traces the model
     no_decoding = lambda probabilities, lengths: [""] * len(lengths)  # noqa: E731
-    _, model_s = timed(train_utils.predict_texts, model, features, decode=no_decoding)
+    _, model_s = timed(decoding.predict_texts, model, features, decode=no_decoding)
     beam, lm_s = timed(transcribe.load_decoder, record)
     stages = {"featurise": featurize_s, "model (floor)": model_s}
-    for name, decode in (("greedy", train_utils.greedy_decode), ("beam + LM", beam)):
-        _, seconds = timed(train_utils.predict_texts, model, features, decode=decode)
+    for name, decode in (("greedy", decoding.greedy_decode), ("beam + LM", beam)):
+        _, seconds = timed(decoding.predict_texts, model, features, decode=decode)
         stages[f"model + {name} decoding"] = seconds
     print(f"once per run: tracing the model {trace_s:.2f} s, language model from the "
           f"training transcripts {lm_s:.2f} s")

@@ -10,8 +10,9 @@ import pytest  # noqa: E402
 import soundfile  # noqa: E402
 
 import data_generator  # noqa: E402
+import fsdd  # noqa: E402
+import plumbing  # noqa: E402
 import prepare_data  # noqa: E402
-import train_utils  # noqa: E402
 
 # Plots in tests need no screen; set here, not in the environment, which the notebooks
 # tested by nbval inherit (they keep their inline backend).
@@ -22,7 +23,7 @@ matplotlib.use("Agg")
 def fsdd_dir():
     """FSDD's recordings folder ($FSDD_DIR or a previous download), checked."""
     try:
-        return prepare_data.find_fsdd(download=False)
+        return fsdd.find_fsdd(download=False)
     except FileNotFoundError as error:
         pytest.fail(f"{error} The tests need FSDD (CI sets FSDD_DIR).")
 
@@ -37,8 +38,8 @@ def digit_corpus(fsdd_dir, tmp_path_factory):
 @pytest.fixture(autouse=True)
 def isolated_outputs(tmp_path, monkeypatch):
     """Feature caches and results of each test go to its own temporary folder."""
-    monkeypatch.setattr(data_generator, "CACHE_DIR", tmp_path / "cache")
-    monkeypatch.setattr(train_utils, "RESULTS_DIR", tmp_path / "results")
+    monkeypatch.setattr(plumbing, "CACHE_DIR", tmp_path / "cache")
+    monkeypatch.setattr(plumbing, "RESULTS_DIR", tmp_path / "results")
     data_generator._memory_cache.clear()
     return tmp_path
 

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from utils import PROJECT_DIR
+from plumbing import PROJECT_DIR
 
 
 def run(*args, **environment):
@@ -38,7 +38,8 @@ def test_prepare_data_user_errors_are_one_line_and_exit_2(tmp_path):
         "neither dev-clean nor test-clean found")
 
 
-@pytest.mark.parametrize("module", ["utils", "train_utils"])
+@pytest.mark.parametrize("module", ["utils", "train_utils", "decoding", "digit_experiments",
+                                    "fsdd", "plumbing"])
 def test_library_modules_refuse_to_run_as_commands(module, tmp_path):
     result = run("-m", module, str(tmp_path / "x.wav"))
     assert result.returncode == 2

@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 
 import data_generator
+import digit_experiments
+import plumbing
 import sample_models
-import train_utils
-from prepare_data import FSDD_SPEAKERS
+import utils
+from fsdd import FSDD_SPEAKERS
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +20,7 @@ def digits(fsdd_dir, tmp_path_factory):
     """All 3,000 FSDD images, computed once for this module in a private cache."""
     cache = tmp_path_factory.mktemp("digit-cache")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(data_generator, "CACHE_DIR", cache)
+        patch.setattr(plumbing, "CACHE_DIR", cache)
         return data_generator.load_digit_images(fsdd_dir)
 
 
@@ -37,8 +39,8 @@ def test_image_orientation_high_frequencies_on_top():
     """A low tone is bright near the bottom row, a high tone near the top row."""
     rate = 8000
     t = np.arange(rate // 2) / rate
-    low = data_generator.spectrogram_image(np.sin(2 * np.pi * 300 * t), rate)
-    high = data_generator.spectrogram_image(np.sin(2 * np.pi * 3700 * t), rate)
+    low = utils.spectrogram_image(np.sin(2 * np.pi * 300 * t), rate)
+    high = utils.spectrogram_image(np.sin(2 * np.pi * 3700 * t), rate)
     assert low.mean(axis=1).argmax() > 56
     assert high.mean(axis=1).argmax() < 8
 
@@ -48,8 +50,8 @@ def test_mel_rows_widen_low_frequencies():
     rate = 8000
     t = np.arange(rate // 2) / rate
     tone = np.sin(2 * np.pi * 1000 * t)
-    linear_row = data_generator.spectrogram_image(tone, rate).mean(axis=1).argmax()
-    mel_row = data_generator.spectrogram_image(tone, rate, mel=True).mean(axis=1).argmax()
+    linear_row = utils.spectrogram_image(tone, rate).mean(axis=1).argmax()
+    mel_row = utils.spectrogram_image(tone, rate, mel=True).mean(axis=1).argmax()
     assert 44 <= linear_row <= 50  # 1 kHz is a quarter of the way up from 0 to 4 kHz
     assert 32 <= mel_row <= 40  # and about 43% of the way up in mels
 
@@ -62,8 +64,8 @@ def test_trim_lets_the_sound_fill_the_width():
     quiet = lambda seconds: 1e-4 * rng.standard_normal(int(rate * seconds))
     samples = np.concatenate([quiet(0.5), np.sin(2 * np.pi * 500 * t), quiet(0.25)])
     loud_columns = lambda image: (image.max(axis=0) > 0.9).mean()
-    assert 0.2 < loud_columns(data_generator.spectrogram_image(samples, rate)) < 0.35
-    assert loud_columns(data_generator.spectrogram_image(samples, rate, trim_db=30)) > 0.9
+    assert 0.2 < loud_columns(utils.spectrogram_image(samples, rate)) < 0.35
+    assert loud_columns(utils.spectrogram_image(samples, rate, trim_db=30)) > 0.9
 
 
 def test_official_split(digits):
@@ -202,7 +204,7 @@ def test_training_smoke(digits):
     """A few hundred images, two epochs: the run record is complete and consistent."""
     train, test = data_generator.official_split(digits)
     train, test = train.subset(slice(0, 2700, 9)), test.subset(slice(0, 300, 3))
-    model, run = train_utils.fit_digit_model(sample_models.essay_cnn, train, test, epochs=2,
+    model, run = digit_experiments.fit_digit_model(sample_models.essay_cnn, train, test, epochs=2,
                                              seed=3)
     assert run["model"] == "essay_cnn" and run["epochs"] == 2 and run["seed"] == 3
     assert len(run["seconds"]) == len(run["test_accuracy"]) == 2
@@ -213,11 +215,11 @@ def test_training_smoke(digits):
     accuracy = (run["predictions"] == test.labels).mean()
     assert accuracy == pytest.approx(run["test_accuracy"][-1], abs=1e-6)
     assert run["cpu_count"] >= 1 and run["train_size"] == 300
-    row = train_utils.summarize_runs([run, run], "smoke", target=0.0)
+    row = digit_experiments.summarize_runs([run, run], "smoke", target=0.0)
     assert row["runs"] == 2 and row["accuracy_std"] == 0.0
     assert row["reached_0%"] == 2
-    path = train_utils.save_digit_runs([run], "digits_smoke")
-    assert train_utils.load_digit_runs("digits_smoke")[0]["seed"] == 3 and path.is_file()
+    path = digit_experiments.save_digit_runs([run], "digits_smoke")
+    assert digit_experiments.load_digit_runs("digits_smoke")[0]["seed"] == 3 and path.is_file()
 
 
 def test_leave_one_speaker_out_in_worker_processes(digits):
@@ -225,7 +227,7 @@ def test_leave_one_speaker_out_in_worker_processes(digits):
     data = digits.subset(np.isin(digits.speakers, ["jackson", "lucas", "theo"])
                          & (digits.takes < 4))
     factory = partial(sample_models.digit_cnn, filters=(8, 16))  # a partial reaches the workers
-    runs = train_utils.leave_one_speaker_out(factory, data, epochs=1, seed=2,
+    runs = digit_experiments.leave_one_speaker_out(factory, data, epochs=1, seed=2,
                                              speakers=["theo", "lucas"], processes=2)
     assert list(runs) == ["theo", "lucas"]
     for speaker, run in runs.items():
@@ -234,15 +236,15 @@ def test_leave_one_speaker_out_in_worker_processes(digits):
         assert run["predictions"].shape == (40,)
         assert run["cpus_used"] == max(1, len(os.sched_getaffinity(0)) // 2)
     with pytest.raises(ValueError, match="epochs must be at least 1"):  # raised in a worker
-        train_utils.leave_one_speaker_out(factory, data, epochs=0, speakers=["theo"])
+        digit_experiments.leave_one_speaker_out(factory, data, epochs=0, speakers=["theo"])
 
 
 def test_time_to_accuracy_and_confusion():
     run = {"test_accuracy": [0.5, 0.8, 0.95, 0.9], "seconds": [3.0, 2.0, 2.0, 2.0]}
-    assert train_utils.time_to_accuracy(run, 0.8) == (2, 5.0)
-    assert train_utils.time_to_accuracy(run, 0.95) == (3, 7.0)
-    assert np.isnan(train_utils.time_to_accuracy(run, 0.99)[1])
-    matrix = train_utils.confusion_matrix([0, 1, 1, 2], [0, 1, 2, 2], classes=3)
+    assert digit_experiments.time_to_accuracy(run, 0.8) == (2, 5.0)
+    assert digit_experiments.time_to_accuracy(run, 0.95) == (3, 7.0)
+    assert np.isnan(digit_experiments.time_to_accuracy(run, 0.99)[1])
+    matrix = digit_experiments.confusion_matrix([0, 1, 1, 2], [0, 1, 2, 2], classes=3)
     assert matrix.tolist() == [[1, 0, 0], [0, 1, 1], [0, 0, 1]]
 
 
@@ -253,13 +255,13 @@ def test_ensemble_accuracy_averages_probabilities():
     first[:, :2] = [[0.6, 0.4], [0.6, 0.4]]  # says 0 twice
     second[:, :2] = [[0.45, 0.55], [0.1, 0.9]]  # says 1 twice
     runs = [{"probabilities": first}, {"probabilities": second}]
-    assert train_utils.ensemble_accuracy(runs, labels) == 1.0
-    assert train_utils.ensemble_accuracy(runs[:1], labels) == 0.5
+    assert digit_experiments.ensemble_accuracy(runs, labels) == 1.0
+    assert digit_experiments.ensemble_accuracy(runs[:1], labels) == 0.5
     with pytest.raises(ValueError, match="same images"):
-        train_utils.ensemble_accuracy(runs, np.array([0, 1, 2]))
+        digit_experiments.ensemble_accuracy(runs, np.array([0, 1, 2]))
 
 
 def test_fit_rejects_bad_input(digits):
     train, test = data_generator.official_split(digits)
     with pytest.raises(ValueError, match="epochs"):
-        train_utils.fit_digit_model(sample_models.essay_cnn, train, test, epochs=0)
+        digit_experiments.fit_digit_model(sample_models.essay_cnn, train, test, epochs=0)

@@ -13,7 +13,7 @@ from conftest import write_tone
 def test_spectrogram_matches_scipy_power_spectral_density():
     rng = np.random.default_rng(0)
     samples = rng.standard_normal(16000).astype(np.float32) * 0.1
-    ours = utils.spectrogram(samples, 16000, step=10, window=20, max_freq=8000)
+    ours = utils.log_spectrogram(samples, 16000, step=10, window=20, max_freq=8000)
     _, _, reference = scipy.signal.spectrogram(
         samples.astype(np.float64), fs=16000, window=np.hanning(320), nperseg=320,
         noverlap=160, detrend=False, scaling="density", mode="psd")
@@ -22,22 +22,22 @@ def test_spectrogram_matches_scipy_power_spectral_density():
 
 def test_spectrogram_peak_sits_at_the_tone_frequency():
     t = np.arange(16000) / 16000
-    features = utils.spectrogram(np.sin(2 * np.pi * 1000 * t), 16000)
+    features = utils.log_spectrogram(np.sin(2 * np.pi * 1000 * t), 16000)
     assert np.all(features.argmax(axis=1) == 1000 // 50)  # 50 Hz per bin with 20 ms windows
 
 
 def test_spectrogram_shapes_of_the_spec():
-    assert utils.spectrogram(np.zeros(61120), 16000).shape == (381, 161)
-    assert utils.spectrogram(np.zeros(8000), 8000).shape == (99, 81)
-    assert utils.spectrogram(np.zeros(16000), 16000, max_freq=4000).shape == (99, 81)
+    assert utils.log_spectrogram(np.zeros(61120), 16000).shape == (381, 161)
+    assert utils.log_spectrogram(np.zeros(8000), 8000).shape == (99, 81)
+    assert utils.log_spectrogram(np.zeros(16000), 16000, max_freq=4000).shape == (99, 81)
     assert utils.spectrogram_dim(16000) == 161 and utils.spectrogram_dim(8000) == 81
 
 
 def test_spectrogram_rejects_bad_settings():
     with pytest.raises(ValueError, match="Nyquist"):
-        utils.spectrogram(np.zeros(8000), 8000, max_freq=8000)
+        utils.log_spectrogram(np.zeros(8000), 8000, max_freq=8000)
     with pytest.raises(ValueError, match="shorter than one 20 ms window"):
-        utils.spectrogram(np.zeros(100), 16000)
+        utils.log_spectrogram(np.zeros(100), 16000)
 
 
 def test_mfcc_shape_matches_spectrogram_frames():
@@ -48,11 +48,11 @@ def test_mfcc_shape_matches_spectrogram_frames():
 
 def test_mfcc_refuses_audio_shorter_than_one_window_like_the_spectrogram():
     short = np.zeros(180, np.float32)  # 22.5 ms at 8 kHz: longer than 20 ms, shorter than 25
-    assert utils.spectrogram(short, 8000).shape == (1, 81)
+    assert utils.log_spectrogram(short, 8000).shape == (1, 81)
     with pytest.raises(ValueError, match="shorter than one 25 ms window"):
         utils.mfcc_features(short, 8000)
     with pytest.raises(ValueError, match="shorter than one 20 ms window"):
-        utils.spectrogram(short[:100], 8000)
+        utils.log_spectrogram(short[:100], 8000)
 
 
 def test_load_audio_refuses_nan_and_infinite_samples(tmp_path):

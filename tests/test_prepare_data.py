@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 import soundfile
 
+import fsdd
 import prepare_data
-from prepare_data import DIGIT_WORDS, parse_fsdd_name
+from fsdd import parse_fsdd_name
+from prepare_data import DIGIT_WORDS
 
 
 def read_lines(path):
@@ -20,7 +22,7 @@ def read_lines(path):
 
 
 def test_check_fsdd_accepts_the_real_dataset(fsdd_dir):
-    paths = prepare_data.check_fsdd(fsdd_dir)
+    paths = fsdd.check_fsdd(fsdd_dir)
     assert len(paths) == 3000
     assert parse_fsdd_name("7_jackson_32.wav") == (7, "jackson", 32)
     assert parse_fsdd_name("7_jackson_50.wav") is None and parse_fsdd_name("x.wav") is None
@@ -40,35 +42,35 @@ def test_check_fsdd_reports_missing_and_extra_files(fsdd_copy):
     (fsdd_copy / "3_theo_7.wav").unlink()
     (fsdd_copy / "3_bob_7.wav").symlink_to(fsdd_copy / "3_theo_8.wav")
     with pytest.raises(ValueError, match=r"1 missing \(e.g. \['3_theo_7.wav'\]\), 1 unexpected"):
-        prepare_data.check_fsdd(fsdd_copy)
+        fsdd.check_fsdd(fsdd_copy)
 
 
 def test_check_fsdd_reports_damaged_recordings(fsdd_copy):
     (fsdd_copy / "0_george_0.wav").unlink()
     (fsdd_copy / "0_george_0.wav").write_bytes(b"RIFF broken")
     with pytest.raises(ValueError, match=r"1 FSDD recordings .*SHA-256 mismatch.*0_george_0.wav"):
-        prepare_data.check_fsdd(fsdd_copy)
+        fsdd.check_fsdd(fsdd_copy)
     # A readable WAV with one sample changed is damaged too.
     samples, rate = soundfile.read(fsdd_copy / "1_theo_3.wav", dtype="int16")
     samples[100] += 1
     (fsdd_copy / "1_theo_3.wav").unlink()
     soundfile.write(fsdd_copy / "1_theo_3.wav", samples, rate, subtype="PCM_16")
     with pytest.raises(ValueError, match=r"2 FSDD recordings .*'1_theo_3.wav'"):
-        prepare_data.check_fsdd(fsdd_copy)
+        fsdd.check_fsdd(fsdd_copy)
 
 
 def test_find_fsdd_prefers_source_then_environment(fsdd_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("FSDD_DIR", str(tmp_path / "nowhere"))
-    assert prepare_data.find_fsdd(fsdd_dir.parent, download=False) == fsdd_dir
+    assert fsdd.find_fsdd(fsdd_dir.parent, download=False) == fsdd_dir
     with pytest.raises(FileNotFoundError, match="nowhere.*came from the environment variable "
                                                 "FSDD_DIR"):
-        prepare_data.find_fsdd(download=False)
+        fsdd.find_fsdd(download=False)
     with pytest.raises(FileNotFoundError) as error:  # an explicit path is not blamed on FSDD_DIR
-        prepare_data.find_fsdd(tmp_path / "elsewhere", download=False)
+        fsdd.find_fsdd(tmp_path / "elsewhere", download=False)
     assert "FSDD_DIR" not in str(error.value)
     monkeypatch.delenv("FSDD_DIR")
     with pytest.raises(FileNotFoundError, match="FSDD not found"):
-        prepare_data.find_fsdd(out_dir=tmp_path, download=False)
+        fsdd.find_fsdd(out_dir=tmp_path, download=False)
 
 
 def test_fsdd_download_from_an_archive_in_githubs_layout(fsdd_dir, tmp_path, monkeypatch):
@@ -77,10 +79,10 @@ def test_fsdd_download_from_an_archive_in_githubs_layout(fsdd_dir, tmp_path, mon
         for path in sorted(fsdd_dir.glob("*.wav")):
             bundle.write(path, f"free-spoken-digit-dataset-master/recordings/{path.name}")
     monkeypatch.delenv("FSDD_DIR", raising=False)
-    monkeypatch.setattr(prepare_data, "FSDD_URL", archive.as_uri())
-    found = prepare_data.find_fsdd(out_dir=tmp_path / "out")
+    monkeypatch.setattr(fsdd, "FSDD_URL", archive.as_uri())
+    found = fsdd.find_fsdd(out_dir=tmp_path / "out")
     assert found.name == "recordings" and len(list(found.glob("*.wav"))) == 3000
-    assert prepare_data.find_fsdd(out_dir=tmp_path / "out", download=False) == found
+    assert fsdd.find_fsdd(out_dir=tmp_path / "out", download=False) == found
 
 
 def fsdd_archive(fsdd_dir, path, damage=None):
@@ -97,18 +99,18 @@ def fsdd_archive(fsdd_dir, path, damage=None):
 def test_a_damaged_fsdd_download_is_deleted_not_reused(fsdd_dir, tmp_path, monkeypatch):
     monkeypatch.delenv("FSDD_DIR", raising=False)
     served = tmp_path / "served.zip"
-    monkeypatch.setattr(prepare_data, "FSDD_URL", served.as_uri())
+    monkeypatch.setattr(fsdd, "FSDD_URL", served.as_uri())
     fsdd_archive(fsdd_dir, served)
     served.write_bytes(served.read_bytes()[:len(served.read_bytes()) // 2])  # cut off in transit
     with pytest.raises(ValueError, match="FSDD archive downloaded from .* is damaged.*afresh"):
-        prepare_data.find_fsdd(out_dir=tmp_path / "out")
+        fsdd.find_fsdd(out_dir=tmp_path / "out")
     fsdd_archive(fsdd_dir, served, damage="4_lucas_9.wav")  # complete, but one file altered
     with pytest.raises(ValueError, match=r"is damaged \(1 FSDD recordings.*4_lucas_9.wav"):
-        prepare_data.find_fsdd(out_dir=tmp_path / "out")
+        fsdd.find_fsdd(out_dir=tmp_path / "out")
     assert not list((tmp_path / "out" / "downloads").iterdir())  # nothing damaged is kept
     fsdd_archive(fsdd_dir, served)
-    found = prepare_data.find_fsdd(out_dir=tmp_path / "out")
-    assert len(prepare_data.check_fsdd(found)) == 3000
+    found = fsdd.find_fsdd(out_dir=tmp_path / "out")
+    assert len(fsdd.check_fsdd(found)) == 3000
 
 
 def test_digit_corpus_is_deterministic_and_consistent(fsdd_dir, digit_corpus, tmp_path):
@@ -147,7 +149,7 @@ def test_held_out_speaker_corpus_validates_on_a_voice_never_heard(fsdd_dir, tmp_
         takes = {take for _, _, take in parsed}
         assert takes <= (set(range(5)) if name == "valid" else set(range(5, 50)))
     assert speakers["valid"] == {"lucas"}
-    assert speakers["train"] == set(prepare_data.FSDD_SPEAKERS) - {"lucas"}
+    assert speakers["train"] == set(fsdd.FSDD_SPEAKERS) - {"lucas"}
     assert json.loads((tmp_path / "build.json").read_text())["hold_out"] == "lucas"
     with pytest.raises(ValueError, match="hold_out must be one of FSDD's speakers"):
         prepare_data.build_digit_corpus(fsdd_dir, tmp_path, 4, 4, hold_out="bob")

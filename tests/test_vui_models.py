@@ -1,4 +1,4 @@
-"""sample_models.py and train_utils.py: the VUI models, CTC training, decoding, results."""
+"""sample_models.py, train_utils.py and decoding.py: the VUI models, CTC training, decoding, results."""
 
 import json
 import pickle
@@ -7,9 +7,13 @@ import keras
 import numpy as np
 import pytest
 
+import data_generator
+import decoding
+import plumbing
 import sample_models
 import train_utils
 from char_map import BLANK_INDEX, char_map
+from data_generator import pad_batch
 
 
 def all_models(input_dim):
@@ -22,6 +26,30 @@ def all_models(input_dim):
         "model_4": sample_models.bidirectional_rnn_model(input_dim, 200),
         "final": sample_models.final_model(input_dim),
     }
+
+
+@pytest.mark.parametrize("factory", [lambda: sample_models.final_model(81, 48, units=32),
+                                     lambda: sample_models.bidirectional_rnn_model(81, 32)],
+                         ids=["final_model", "model_4"])
+def test_padding_in_a_batch_does_not_change_an_utterance(factory):
+    """Bidirectional GRUs would read a batch's zero padding backwards and a strided 'same'
+    convolution would shift its frame grid with the padded length: masked, an utterance
+    gets the same probabilities and text alone as in any batch."""
+    model = factory()
+    rng = np.random.default_rng(1)
+    for weight in model.weights:  # Keras's zero biases would keep a GRU's state 0 over padding
+        if "bias" in weight.path:
+            weight.assign(rng.normal(0, 0.5, weight.shape))
+    features = [rng.normal(size=(frames, 81)).astype(np.float32)
+                for frames in (37, 64, 65, 66, 100, 151, 230)]
+    batch = decoding._forward_pass(model)(pad_batch(features, 64)).numpy()
+    for row, utterance in enumerate(features):
+        alone = decoding._forward_pass(model)(utterance[None]).numpy()[0]
+        frames = int(model.output_length(len(utterance)))
+        np.testing.assert_allclose(batch[row, :frames], alone[:frames], atol=1e-5)
+    texts = decoding.predict_texts(model, features, batch_size=4)
+    assert texts == [decoding.predict_texts(model, [f])[0] for f in features]
+    assert any(texts)  # random weights spell something: the comparison is not of empty strings
 
 
 def test_parameter_counts_of_the_original_models():
@@ -77,13 +105,13 @@ def test_greedy_decoding_of_a_hand_made_matrix():
     for frame, char in enumerate(path):
         probabilities[0, frame, BLANK_INDEX if char is None else char_map[char]] = 0.9
     probabilities[1, :, char_map["z"]] = 0.9
-    decoded = train_utils.greedy_decode(probabilities, [len(path), 2])
+    decoded = decoding.greedy_decode(probabilities, [len(path), 2])
     assert decoded == ["hello yo", "z"]
 
 
 def test_ctc_training_overfits_a_tiny_batch(digit_corpus):
     keras.utils.set_random_seed(0)
-    data = train_utils.AudioGenerator(*digit_corpus, minibatch_size=6)
+    data = data_generator.AudioGenerator(*digit_corpus, minibatch_size=6)
     model = train_utils.add_ctc_loss(sample_models.final_model(81, 32, units=32))
     model.compile(loss={"ctc": train_utils.ctc_output_loss}, optimizer=keras.optimizers.Adam(1e-2))
     inputs, targets = data.train_batches()[0]
@@ -100,7 +128,7 @@ def train_tiny(corpus, epochs=2, model=None, **kwargs):
 
 
 def read_pickle(name):
-    with open(train_utils.RESULTS_DIR / name, "rb") as stream:
+    with open(plumbing.RESULTS_DIR / name, "rb") as stream:
         return pickle.load(stream)
 
 
@@ -110,7 +138,7 @@ def test_train_model_writes_history_weights_and_record(digit_corpus):
     assert saved["loss"] == history["loss"] and len(saved["val_loss"]) == 2
     assert all(np.isfinite(saved["loss"] + saved["val_loss"])) and len(saved["seconds"]) == 2
     np.testing.assert_allclose(saved["learning_rate"][0], 0.02 / (1 + 1e-6 * 3), rtol=1e-6)
-    record = json.loads((train_utils.RESULTS_DIR / "tiny.json").read_text())
+    record = json.loads((plumbing.RESULTS_DIR / "tiny.json").read_text())
     assert record == saved["record"] and record["build"]["factory"] == "simple_rnn_model"
     assert record["features"]["spectrogram"] and record["train_utterances"] == 60
     reloaded = train_utils.load_trained_model("tiny.weights.h5")
@@ -155,13 +183,13 @@ def test_nan_in_the_first_epoch_says_that_nothing_was_saved(digit_corpus, capsys
     printed = capsys.readouterr().out
     assert "in epoch 1, batch" in printed and "before any epoch finished: nothing was saved" in printed
     assert "kept" not in printed
-    assert not (train_utils.RESULTS_DIR / "tiny.weights.h5").exists()
-    assert not (train_utils.RESULTS_DIR / "tiny.pickle").exists()
+    assert not (plumbing.RESULTS_DIR / "tiny.weights.h5").exists()
+    assert not (plumbing.RESULTS_DIR / "tiny.pickle").exists()
 
 
 def test_running_a_finished_training_call_again_keeps_its_results(digit_corpus, capsys):
     model, history = train_tiny(digit_corpus, epochs=2)
-    weights_file = train_utils.RESULTS_DIR / "tiny.weights.h5"
+    weights_file = plumbing.RESULTS_DIR / "tiny.weights.h5"
     kept_weights, kept_pickle = weights_file.read_bytes(), read_pickle("tiny.pickle")
     capsys.readouterr()
     again = train_utils.train_model(model, "tiny.pickle", "tiny.weights.h5", *digit_corpus,
@@ -192,9 +220,20 @@ def test_running_a_finished_training_call_again_keeps_its_results(digit_corpus, 
     assert len(fresh["loss"]) == 1 and read_pickle("tiny.pickle")["record"]["minibatch_size"] == 10
 
 
+def test_a_deleted_run_trains_afresh_not_from_its_left_over_checkpoint(digit_corpus):
+    """Deleting a run's history and weights (by hand, or a folder emptied) leaves its
+    checkpoint behind; Keras would restore it and train nothing."""
+    train_tiny(digit_corpus, epochs=2)
+    assert (plumbing.RESULTS_DIR / "checkpoints" / "tiny").is_dir()
+    for name in ("tiny.pickle", "tiny.weights.h5", "tiny.json"):
+        (plumbing.RESULTS_DIR / name).unlink()
+    _, history = train_tiny(digit_corpus, epochs=2)
+    assert len(history["loss"]) == 2 and len(read_pickle("tiny.pickle")["loss"]) == 2
+
+
 def test_unwritable_checkpoints_are_reported_before_training(digit_corpus, monkeypatch):
-    train_utils.RESULTS_DIR.mkdir(parents=True)
-    (train_utils.RESULTS_DIR / "checkpoints").write_text("a file in the way")
+    plumbing.RESULTS_DIR.mkdir(parents=True)
+    (plumbing.RESULTS_DIR / "checkpoints").write_text("a file in the way")
     monkeypatch.setattr(train_utils, "AudioGenerator",
                         lambda *args, **kwargs: pytest.fail("features were computed first"))
     with pytest.raises(PermissionError, match=r"cannot write to the folder .*checkpoints"):
@@ -247,13 +286,13 @@ def test_weights_refuse_a_model_built_differently(digit_corpus):
 
 def test_evaluation_transcription_and_predictions(digit_corpus, capsys):
     model, _ = train_tiny(digit_corpus, epochs=1)
-    scores = train_utils.evaluate_model(model)
+    scores = decoding.evaluate_model(model)
     assert scores["utterances"] == 16 and len(scores["predictions"]) == 16
     assert scores["wer"] >= 0 and 0 <= scores["cer"] <= 1.5
     assert scores["truths"][0] == json.loads(digit_corpus[1].read_text().splitlines()[0])["text"]
     audio = digit_corpus[1].parent / "valid" / "00000.wav"
-    assert isinstance(train_utils.transcribe(audio, model), str)
-    player = train_utils.get_predictions(0, "validation", sample_models.simple_rnn_model(81),
+    assert isinstance(decoding.transcribe(audio, model), str)
+    player = decoding.get_predictions(0, "validation", sample_models.simple_rnn_model(81),
                                          "tiny.weights.h5")
     printed = capsys.readouterr().out
     assert "True transcription:" in printed and scores["truths"][0] in printed

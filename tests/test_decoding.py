@@ -1,16 +1,16 @@
-"""beam_search.py and transcribe.py: language model, beam search, the transcription command."""
-
-import json
+"""decoding.py and transcribe.py: language model, greedy and beam search, the transcription command."""
 
 import keras
 import numpy as np
 import pytest
 import soundfile
 
+import decoding
+import plumbing
 import sample_models
 import train_utils
 import transcribe
-from beam_search import EOS, BOS, NgramModel, beam_decode, beam_decoder
+from decoding import BOS, EOS, NgramModel, beam_decode, beam_decoder
 from char_map import BLANK_INDEX, char_map
 
 TEXTS = ["one two three", "one two", "two three three", "nine one two", "three two one"]
@@ -59,7 +59,7 @@ def test_the_lexicon_and_language_model_turn_a_non_word_into_a_word():
                             {" ": .9}, {"t": .9}, {"h": .9}, {"r": .9}, {"e": .9}, {"_": .9},
                             {"e": .9}])
     lengths = [probabilities.shape[1]]
-    assert train_utils.greedy_decode(probabilities, lengths) == ["tho three"]
+    assert decoding.greedy_decode(probabilities, lengths) == ["tho three"]
     assert beam_decode(probabilities, lengths, beam_decoder()) == ["tho three"]
     language_model = NgramModel.from_transcripts(TEXTS, order=2)
     assert beam_decode(probabilities, lengths, beam_decoder(language_model)) == ["two three"]
@@ -72,7 +72,7 @@ def trained_model(digit_corpus):
     model = sample_models.final_model(81, filters=32, units=32)
     train_utils.train_model(model, "small.pickle", "small.weights.h5", *digit_corpus, epochs=1,
                             verbose=0, optimizer=keras.optimizers.Adam(3e-3))
-    return train_utils.RESULTS_DIR / "small.weights.h5"
+    return plumbing.RESULTS_DIR / "small.weights.h5"
 
 
 def test_transcribe_command_reads_any_format_and_reports_bad_files(trained_model, digit_corpus,
@@ -95,7 +95,7 @@ def test_transcribe_command_reads_any_format_and_reports_bad_files(trained_model
     assert [path for path, _ in lines] == [str(wav), str(folder / "b_stereo_44k.flac"),
                                            str(folder / "deeper" / "c.ogg")]
     model = train_utils.load_trained_model(trained_model)
-    assert lines[0][1] == train_utils.transcribe(wav, model)
+    assert lines[0][1] == decoding.transcribe(wav, model)
     assert "transcribe.py: error: cannot read audio file" in err and "a_broken.wav" in err
     assert "1 of 4 files could not be transcribed" in err and "Traceback" not in err
 

@@ -1,0 +1,339 @@
+# Exercise edition of sample_models.py: write your code in place of each
+# `raise NotImplementedError("IMPLEMENTATION: ...")` and each `# IMPLEMENTATION:` line.
+# Written by `python make_exercises.py` from the solution, ../sample_models.py (instructors:
+# edit that one and run the command again). edition-fingerprint: 6e656393150ce86a
+"""Keras acoustic models of the VUI track and classifiers of the digit track.
+
+Every VUI model maps features ``(batch, frames, input_dim)`` to per-frame
+character probabilities ``(batch, output_length(frames), 29)`` and carries
+``model.output_length``, a function from input frames to output frames used by
+the CTC loss. GRU cells of models 0-4 use ``reset_after=False`` (no separate
+recurrent bias), as in the original project, so their parameter counts match it.
+"""
+
+import functools
+import inspect
+
+import keras
+from keras import layers, ops
+
+from char_map import NUM_CLASSES
+from plumbing import refuse_to_run_as_command
+from utils import cnn_output_length
+
+
+def recorded(factory):
+    """Decorator: the built model remembers how it was made, in ``model.build_args``.
+
+    ``build_args`` is ``{"factory": name, **arguments}`` (defaults included), so
+    ``train_utils`` can save it beside the weights and rebuild the same model.
+    """
+    @functools.wraps(factory)
+    def build(*args, **kwargs):
+        # The factory is looked up at each call, not kept in this closure: IPython's
+        # autoreload (used by the exercise notebook) replaces a reloaded function's
+        # __dict__, __wrapped__ included, but cannot replace a closure.
+        factory = build.__wrapped__
+        model = factory(*args, **kwargs)
+        bound = inspect.signature(factory).bind(*args, **kwargs)
+        bound.apply_defaults()
+        model.build_args = {"factory": factory.__name__, **bound.arguments}
+        return model
+    return build
+
+
+def _output_layers(x, output_dim):
+    """Per-frame dense projection to ``output_dim`` classes and the softmax.
+
+    A ``Dense`` layer on ``(batch, frames, units)`` applies the same weights to
+    every frame, exactly what ``TimeDistributed(Dense)`` did in the original.
+    Keras 3.15's ``TimeDistributed`` cannot be used here: once the train step is
+    traced with a variable number of frames it loops over the batch axis instead
+    of the time axis and returns as many frames as there are utterances.
+    """
+    x = layers.Dense(output_dim, name="time_dense")(x)
+    return layers.Activation("softmax", name="softmax")(x)
+
+
+class PaddingMask(layers.Layer):
+    """Zeroes and masks the frames of a batch that are padding, after a front end of ``stride``.
+
+    Called on ``[x, features]``. ``features`` ``(batch, frames, input_dim)`` are
+    the model's inputs, zero-padded at the end to the batch's longest utterance
+    (a real normalised frame is never all zeros); ``x`` ``(batch, ceil(frames /
+    stride), channels)`` is what a front end of that stride made of them, output
+    frame ``t`` centred on input frame ``t * stride``. Returns ``x`` with its
+    padded frames set to 0 and, with ``attach``, a mask that recurrent layers use
+    to skip them, so an utterance gets the same output alone as padded in a
+    batch. (Convolutions cannot take a mask: before one, use ``attach=False``.)
+    """
+
+    def __init__(self, stride=1, attach=True, **kwargs):
+        super().__init__(**kwargs)
+        self.stride, self.attach = stride, attach
+        self.supports_masking = attach
+
+    def _real_frames(self, features):
+        return ops.any(ops.not_equal(features, 0), axis=-1)[:, ::self.stride]
+
+    def call(self, inputs):
+        x, features = inputs
+        return x * ops.cast(self._real_frames(features), x.dtype)[:, :, None]
+
+    def compute_mask(self, inputs, previous_mask=None):
+        return self._real_frames(inputs[1]) if self.attach else None
+
+    def get_config(self):
+        return {**super().get_config(), "stride": self.stride, "attach": self.attach}
+
+
+def _model(inputs, outputs, name, output_length=lambda frames: frames):
+    model = keras.Model(inputs=inputs, outputs=outputs, name=name)
+    model.output_length = output_length
+    return model
+
+
+@recorded
+def simple_rnn_model(input_dim, output_dim=NUM_CLASSES):
+    """Model 0: one GRU with ``output_dim`` units, then softmax."""
+    inputs = keras.Input(shape=(None, input_dim), name="the_input")
+    x = layers.GRU(output_dim, return_sequences=True, reset_after=False, name="rnn")(inputs)
+    outputs = layers.Activation("softmax", name="softmax")(x)
+    return _model(inputs, outputs, "model_0")
+
+
+@recorded
+def rnn_model(input_dim, units, activation, output_dim=NUM_CLASSES):
+    """Model 1: GRU(units, activation) -> BatchNorm -> Dense per frame -> softmax.
+
+    Input ``(batch, frames, input_dim)`` features, output ``(batch, frames,
+    output_dim)`` probabilities: one output frame per input frame. The GRU returns
+    every frame (``return_sequences=True``) and has no separate recurrent bias
+    (``reset_after=False``, as in the original project); ``_output_layers`` adds
+    the dense layer and the softmax, ``_model`` makes the model (see Model 0).
+    """
+    raise NotImplementedError(
+        "IMPLEMENTATION: build Model 1 as the docstring says (Model 0 shows the pattern).")
+
+
+@recorded
+def cnn_rnn_model(input_dim, filters, kernel_size, conv_stride, conv_border_mode, units,
+                  output_dim=NUM_CLASSES):
+    """Model 2: Conv1D -> BatchNorm -> SimpleRNN(relu) -> BatchNorm -> Dense per frame -> softmax.
+
+    Input ``(batch, frames, input_dim)`` features, output ``(batch,
+    output_length(frames), output_dim)`` probabilities. The relu convolution has
+    ``filters`` filters of ``kernel_size`` frames, stride ``conv_stride`` and
+    padding ``conv_border_mode`` ('same' or 'valid'), so it returns fewer frames:
+    give ``_model`` the function ``frames -> cnn_output_length(frames,
+    kernel_size, conv_border_mode, conv_stride)``. The SimpleRNN has ``units``
+    relu units and returns every frame.
+    """
+    raise NotImplementedError(
+        "IMPLEMENTATION: build Model 2 as the docstring says, with its output_length.")
+
+
+@recorded
+def deep_rnn_model(input_dim, units, recur_layers, output_dim=NUM_CLASSES):
+    """Model 3: ``recur_layers`` x [GRU(units) -> BatchNorm] -> Dense per frame -> softmax.
+
+    Input ``(batch, frames, input_dim)`` features, output ``(batch, frames,
+    output_dim)`` probabilities. Each GRU (default tanh activation,
+    ``reset_after=False``) returns every frame to the next layer; with
+    ``recur_layers=1`` the model equals Model 1 with tanh.
+    """
+    raise NotImplementedError(
+        "IMPLEMENTATION: build Model 3 as the docstring says, for any recur_layers.")
+
+
+@recorded
+def bidirectional_rnn_model(input_dim, units, output_dim=NUM_CLASSES):
+    """Model 4: Masking -> Bidirectional(GRU(units), concat) -> Dense per frame -> softmax.
+
+    Input ``(batch, frames, input_dim)`` features, output ``(batch, frames,
+    output_dim)`` probabilities. One GRU (``reset_after=False``) reads the
+    frames forwards, a copy of it backwards, and their ``2 * units`` outputs are
+    joined for every frame (``merge_mode="concat"``). The backward GRU would start
+    on a batch's zero padding; ``layers.Masking()`` marks those all-zero frames so
+    that both GRUs skip them.
+    """
+    raise NotImplementedError("IMPLEMENTATION: build Model 4 as the docstring says.")
+
+
+@recorded
+def final_model(input_dim,
+                # IMPLEMENTATION: the arguments of your design, each with a default value
+                output_dim=NUM_CLASSES):
+    raise NotImplementedError(
+        "IMPLEMENTATION: build and describe your own design (Step 5 of the notebook).")
+
+
+# ======================================================================
+# Digit track (FSDD, CNN vs RNN)
+# ======================================================================
+
+# Digit classifiers take (batch, 64, 64) spectrogram images in [0, 1] and return
+# (batch, 10) logits. The factories return uncompiled models;
+# digit_experiments.fit_digit_model compiles and trains them.
+DIGIT_IMAGE_SIZE = 64  # FSDD images are 64 x 64 pixels (data_generator.load_digit_images)
+DIGIT_CLASSES = 10
+
+
+def _image_input(size):
+    return keras.Input(shape=(size, size), dtype="float32", name="image")
+
+
+@recorded
+def essay_cnn(size=DIGIT_IMAGE_SIZE):
+    """The essay's CNN: four 3x3 convolutions with 64 filters, three max-pools, two dense layers.
+
+    Input ``(batch, size, size)`` images in [0, 1]; output ``(batch, 10)`` logits.
+    With ``size=64`` the feature maps are 62 -> 31 -> 29 -> 14 -> 12 -> 6 -> 4
+    pixels wide and the model has 177,674 parameters.
+    """
+    inputs = _image_input(size)
+    x = layers.Reshape((size, size, 1), name="add_channel")(inputs)
+    for i in range(1, 5):
+        x = layers.Conv2D(64, 3, activation="relu", name=f"conv_{i}")(x)
+        if i < 4:
+            x = layers.MaxPooling2D(2, name=f"pool_{i}")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(64, activation="relu", name="dense")(x)
+    outputs = layers.Dense(DIGIT_CLASSES, name="logits")(x)
+    return keras.Model(inputs, outputs, name="essay_cnn")
+
+
+@recorded
+def essay_rnn(size=DIGIT_IMAGE_SIZE):
+    """The essay's RNN: two relu LSTMs that step through the image's rows (frequency bands).
+
+    Input ``(batch, size, size)``: ``size`` steps of ``size`` values, row 0
+    (the highest frequencies) first. Output ``(batch, 10)`` logits (the essay's
+    final softmax is folded into the loss). 234,858 parameters with ``size=64``.
+    """
+    inputs = _image_input(size)
+    x = layers.LSTM(128, activation="relu", return_sequences=True, name="lstm_1")(inputs)
+    x = layers.Dropout(0.2, name="dropout_1")(x)
+    x = layers.LSTM(128, activation="relu", name="lstm_2")(x)
+    x = layers.Dropout(0.1, name="dropout_2")(x)
+    x = layers.Dense(32, activation="relu", name="dense")(x)
+    x = layers.Dropout(0.2, name="dropout_3")(x)
+    outputs = layers.Dense(DIGIT_CLASSES, name="logits")(x)
+    return keras.Model(inputs, outputs, name="essay_rnn")
+
+
+def random_band_mask(generator, batch, length, width):
+    """``(batch, length)`` float mask: 0 on one random band of 0..``width`` positions, else 1.
+
+    Each row gets its own band, drawn with the ``keras.random.SeedGenerator`` ``generator``.
+    """
+    start = keras.random.randint((batch, 1), 0, length, seed=generator)
+    band = keras.random.randint((batch, 1), 0, width + 1, seed=generator)
+    position = ops.arange(length)[None, :]
+    return ops.cast((position < start) | (position >= start + band), "float32")
+
+
+class SpecAugment(layers.Layer):
+    """Training-time augmentation of ``(batch, rows, columns)`` spectrogram images.
+
+    Shifts every image in time by up to ``max_shift`` columns (zero fill) and
+    blanks one random band of up to ``freq_mask`` rows and one of up to
+    ``time_mask`` columns (SpecAugment). At inference it returns its input.
+    """
+
+    def __init__(self, max_shift=6, freq_mask=8, time_mask=8, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.max_shift, self.freq_mask, self.time_mask = max_shift, freq_mask, time_mask
+        self.seed = seed
+        self.generator = keras.random.SeedGenerator(seed)
+
+    def call(self, images, training=None):
+        if not training:
+            return images
+        batch, rows, columns = ops.shape(images)[0], images.shape[1], images.shape[2]
+        if self.max_shift:
+            # Shift by padding both ends and cutting a random window of the columns.
+            padded = ops.pad(images, [[0, 0], [0, 0], [self.max_shift, self.max_shift]])
+            offset = keras.random.randint((batch, 1), 0, 2 * self.max_shift + 1,
+                                          seed=self.generator)
+            index = offset + ops.arange(columns)[None, :]
+            images = ops.take_along_axis(padded, ops.broadcast_to(index[:, None, :],
+                                                                  (batch, rows, columns)), axis=2)
+        mask = (random_band_mask(self.generator, batch, rows, self.freq_mask)[:, :, None]
+                * random_band_mask(self.generator, batch, columns, self.time_mask)[:, None, :])
+        return images * ops.cast(mask, images.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "max_shift": self.max_shift,
+                "freq_mask": self.freq_mask, "time_mask": self.time_mask, "seed": self.seed}
+
+
+def _standardize(x):
+    """Per-image standardisation: zero mean, unit variance over all pixels of each image."""
+    mean = ops.mean(x, axis=(1, 2), keepdims=True)
+    return (x - mean) / (ops.std(x, axis=(1, 2), keepdims=True) + 1e-6)
+
+
+@recorded
+def digit_cnn(size=DIGIT_IMAGE_SIZE, filters=(16, 32, 64, 128), dropout=0.3, augment=True):
+    """Our CNN: augmentation, per-image standardisation, batch-normalised conv blocks.
+
+    Input ``(batch, size, size)`` images: values in [0, 1], or the per-speaker
+    z-scores of ``data_generator.normalize_speakers``; output ``(batch, 10)``
+    logits. After augmentation and per-image standardisation the image is
+    averaged down to half resolution (32 x 32). Each block is
+    a 3x3 'same' convolution without bias, batch normalisation, relu and a 2x2
+    max-pool (32 -> 16 -> 8 -> 4 -> 2 pixels with the default four blocks); a
+    global average over the last maps makes the classifier independent of
+    exactly where in time and frequency a pattern sits.
+    """
+    inputs = _image_input(size)
+    # Augmentation and standardisation stay in float32 under a mixed-precision policy.
+    x = SpecAugment(name="augment", dtype="float32")(inputs) if augment else inputs
+    x = layers.Lambda(_standardize, name="standardize", dtype="float32")(x)
+    x = layers.Reshape((size, size, 1), name="add_channel")(x)
+    x = layers.AveragePooling2D(2, name="half_resolution")(x)  # 32 x 32 pixels suffice
+    for i, width in enumerate(filters, 1):
+        x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv_{i}")(x)
+        x = layers.BatchNormalization(name=f"bn_{i}")(x)
+        x = layers.Activation("relu", name=f"relu_{i}")(x)
+        x = layers.MaxPooling2D(2, name=f"pool_{i}")(x)
+    x = layers.GlobalAveragePooling2D(name="global_pool")(x)
+    x = layers.Dropout(dropout, name="dropout")(x)
+    outputs = layers.Dense(DIGIT_CLASSES, name="logits")(x)
+    return keras.Model(inputs, outputs, name="digit_cnn")
+
+
+@recorded
+def time_rnn(size=DIGIT_IMAGE_SIZE, units=128, stack=4, dropout=0.3, augment=True):
+    """Our RNN: two bidirectional GRUs that step through time (the image's columns).
+
+    Input ``(batch, size, size)`` images, as for ``digit_cnn``. After augmentation and
+    per-image standardisation, neighbouring frequency rows are averaged in pairs
+    (``size / 2`` rows, as our CNN does), the image is turned time-major and every
+    ``stack`` neighbouring columns are joined into one step: ``size / stack``
+    steps of ``stack * size / 2`` values (16 steps of 128 by default; fewer,
+    richer steps train faster on a CPU). Then Bidirectional GRU(units) twice,
+    the average of the last GRU's outputs over all steps, Dropout and Dense.
+    Output ``(batch, 10)`` logits.
+    """
+    if size % stack or size % 2:
+        raise ValueError(f"stack ({stack}) must divide the image size ({size}), which must be "
+                         "even.")
+    inputs = _image_input(size)
+    # Augmentation and standardisation stay in float32 under a mixed-precision policy.
+    x = SpecAugment(name="augment", dtype="float32")(inputs) if augment else inputs
+    x = layers.Lambda(_standardize, name="standardize", dtype="float32")(x)
+    x = layers.AveragePooling1D(2, name="half_frequency")(x)  # pairs of rows: (batch, size/2, size)
+    x = layers.Permute((2, 1), name="time_major")(x)  # (batch, columns = time, rows)
+    x = layers.Reshape((size // stack, stack * size // 2), name="stack_frames")(x)
+    x = layers.Bidirectional(layers.GRU(units, return_sequences=True), name="bigru_1")(x)
+    x = layers.Bidirectional(layers.GRU(units, return_sequences=True), name="bigru_2")(x)
+    x = layers.GlobalAveragePooling1D(name="time_average")(x)
+    x = layers.Dropout(dropout, name="dropout")(x)
+    outputs = layers.Dense(DIGIT_CLASSES, name="logits")(x)
+    return keras.Model(inputs, outputs, name="time_rnn")
+
+
+if __name__ == "__main__":
+    refuse_to_run_as_command("sample_models")

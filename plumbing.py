@@ -1,0 +1,222 @@
+"""Plumbing shared by every stage: folders, safe writes, downloads, the machine, processes.
+
+Where the project keeps what it makes (``DATA_DIR``, ``RESULTS_DIR``, ``CACHE_DIR``),
+how it writes files so that an interrupted run leaves no half file or folder
+behind (``atomic_path``, ``extract_atomically``), how it names cache files after
+their inputs, what it records of the machine that timings were measured on, and
+how commands keep C libraries' start-up logs quiet.
+"""
+
+import contextlib
+import hashlib
+import json
+import os
+import platform
+import secrets
+import shutil
+import sys
+import tarfile
+import tempfile
+import zipfile
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent
+DATA_DIR = PROJECT_DIR / "data"  # corpora, downloads and feature caches (not in git)
+RESULTS_DIR = PROJECT_DIR / "results"  # histories, weights records, summaries
+CACHE_DIR = DATA_DIR / "cache"  # features and FSDD images, named after their inputs
+
+
+def ensure_writable(*folders):
+    """Create each folder if needed and check that a file can be written in it.
+
+    Called before long work starts, so that an unwritable results, checkpoint or
+    cache folder is reported at once rather than after an epoch or a feature pass.
+
+    Raises:
+        PermissionError: naming the folder and the reason.
+    """
+    for folder in folders:
+        folder = Path(folder)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        except OSError as error:
+            raise PermissionError(
+                f"cannot write to the folder {folder} ({error.strerror or error}). "
+                "Make it (and its parents) a writable folder, or free the path if a "
+                "file of that name is in the way, then run again.") from error
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Write a file all or nothing: yields a temporary path beside ``path`` to write to.
+
+    When the block ends without an error the temporary file replaces ``path`` in
+    one rename; otherwise it is deleted and ``path`` keeps its old content. The
+    temporary name is unique to the writer, so processes writing the same file at
+    once (worker processes filling one cache) never take each other's file, and
+    it keeps the suffix (``x.npz`` -> ``x.<pid>-<random>.partial.npz``), which
+    ``np.savez`` needs.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f"{path.stem}.{os.getpid()}-{secrets.token_hex(4)}.partial"
+                             f"{path.suffix}")
+    try:
+        yield partial
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def extract_atomically(archive, target):
+    """Unpack a ``.zip`` or ``.tar.gz`` archive into the folder ``target``, all or nothing.
+
+    The archive is unpacked into ``target.partial`` and renamed to ``target``
+    only once complete, so an interrupted run never leaves a ``target`` that a
+    later run would take for a finished extraction.
+    """
+    target = Path(target)
+    partial = target.with_name(target.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)  # left behind by a run that was killed
+    try:
+        if str(archive).endswith(".zip"):
+            with zipfile.ZipFile(archive) as bundle:
+                bundle.extractall(partial)
+        else:
+            with tarfile.open(archive) as bundle:
+                bundle.extractall(partial, filter="data")
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    shutil.rmtree(target, ignore_errors=True)
+    partial.rename(target)
+
+
+def download_file(name, origin, out_dir, sha256=None):
+    """Fetch ``origin`` to ``out_dir/downloads/name`` (kept for later runs); return its path.
+
+    ``sha256``, if given, is checked by ``keras.utils.get_file``.
+
+    Raises:
+        ConnectionError: the network failed; the message suggests a local copy.
+    """
+    import keras  # imported here: the commands that do not download need no TensorFlow
+
+    ensure_writable(Path(out_dir) / "downloads")  # get_file falls back to /tmp otherwise
+    try:
+        return Path(keras.utils.get_file(name, origin=origin, file_hash=sha256,
+                                         cache_dir=str(out_dir), cache_subdir="downloads"))
+    except Exception as error:  # get_file reports a network failure as a bare Exception
+        if "URL fetch failure" not in str(error):
+            raise
+        raise ConnectionError(f"{error}. Check the network connection, or use a copy you "
+                              "already have (--source).") from error
+
+
+def cache_file(prefix, settings, paths):
+    """``CACHE_DIR/<prefix>-<hash>.npz``, the hash of ``settings`` and each file's path, size and time.
+
+    A changed setting or input file therefore gets a new cache file.
+    """
+    key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+    for path in paths:
+        stat = Path(path).stat()
+        key.update(f"{path}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+    return CACHE_DIR / f"{prefix}-{key.hexdigest()[:24]}.npz"
+
+
+def project_path(path):
+    """``path`` relative to the project folder if it lies inside it (for records and messages)."""
+    path = Path(path).resolve()
+    return str(path.relative_to(PROJECT_DIR)) if path.is_relative_to(PROJECT_DIR) else str(path)
+
+
+def file_sha256(path):
+    """The first 16 hex digits of a file's SHA-256 (``None`` for no path)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16] if path else None
+
+
+def machine_description():
+    """The processor and its core count, e.g. ``'x86_64 CPU, 2 cores'``, stored with timings."""
+    return f"{platform.machine()} {platform.processor() or 'CPU'}, {os.cpu_count()} cores"
+
+
+def usable_cpus():
+    """Cores this process may run on (its CPU affinity where the system has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def _limit_threads(threads):
+    import tensorflow as tf  # in the worker, before its first operation
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+
+
+def run_in_workers(function, jobs, processes=None, desc="runs", unit="run"):
+    """Call ``function(*job)`` for every job in spawned worker processes, side by side.
+
+    Each worker's TensorFlow is limited to its share of the usable cores (at
+    least one thread), so ``processes`` runs share the machine without
+    oversubscribing it. Workers are spawned (a forked child would inherit this
+    process's running TensorFlow threads) and import the main module, so a
+    script must call this under ``if __name__ == "__main__":``; ``function`` and
+    the jobs' arguments must be picklable (module-level functions, partials).
+
+    Args:
+        function: called as ``function(*job)`` in a worker.
+        jobs: a list of argument tuples.
+        processes: runs at once (default: one per usable core, at most one per job).
+        desc, unit: the progress bar's label and unit.
+
+    Returns:
+        The results in the order of ``jobs``. An error in a worker is raised here.
+    """
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from multiprocessing import get_context
+
+    from tqdm.auto import tqdm
+
+    processes = max(1, min(len(jobs), processes or usable_cpus()))
+    with ProcessPoolExecutor(processes, mp_context=get_context("spawn"),
+                             initializer=_limit_threads,
+                             initargs=(max(1, usable_cpus() // processes),)) as pool:
+        # Workers start on submit and inherit stderr: without this, each would print
+        # TensorFlow's start-up log into the notebook. Their errors still reach us.
+        with stderr_to_devnull():
+            futures = [pool.submit(function, *job) for job in jobs]
+        for _ in tqdm(as_completed(futures), total=len(futures), desc=desc, unit=unit):
+            pass
+        return [future.result() for future in futures]
+
+
+@contextlib.contextmanager
+def stderr_to_devnull():
+    """Point file descriptor 2 (C libraries' writes included) at the null device meanwhile.
+
+    TensorFlow's C++ start-up log ignores TF_CPP_MIN_LOG_LEVEL, so commands and worker
+    processes import TensorFlow inside this.
+    """
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def refuse_to_run_as_command(module):
+    """Exit with status 2 when a library module is run as a command (``python -m utils``)."""
+    print(f"{module} is a library module, not a command: import it in a notebook or script. "
+          "The commands are prepare_data.py, transcribe.py, make_exercises.py and "
+          "run_notebooks.py (see README.md).", file=sys.stderr)
+    sys.exit(2)
+
+
+if __name__ == "__main__":
+    refuse_to_run_as_command("plumbing")
