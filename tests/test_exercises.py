@@ -283,8 +283,9 @@ def always_two_layers(input_dim, units, recur_layers, output_dim=29):
 @named("bidirectional_rnn_model")
 def summed_directions(input_dim, units, output_dim=29):
     inputs = keras.Input((None, input_dim), name="the_input")
+    x = layers.Masking()(inputs)
     x = layers.Bidirectional(layers.GRU(units, return_sequences=True, reset_after=False),
-                             merge_mode="sum")(inputs)
+                             merge_mode="sum")(x)
     return sample_models._model(inputs, sample_models._output_layers(x, output_dim), "m4")
 
 
@@ -342,7 +343,7 @@ def zero_gradients(input_dim, units=32, output_dim=29):
     (always_two_layers, (81, 200, 2),
      r"Model 3 built as deep_rnn_model\(input_dim=161, units=200, recur_layers=1\) has 6 layers"),
     (summed_directions, (81, 200),
-     r"layer 2, Dense 'time_dense', has 5,829 parameters where the reference has 11,629\. "
+     r"layer 3, Dense 'time_dense', has 5,829 parameters where the reference has 11,629\. "
      r"Check the layer's size"),
     (model_1_again, (81,), r"The final model has the same layers as Model 1 \(rnn_model\)"),
     (unnamed_input, (81,), r"The final model's input is named "
