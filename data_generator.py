@@ -20,10 +20,9 @@ import keras
 import matplotlib.pyplot as plt
 import numpy as np
 import soundfile
-from tqdm.auto import tqdm
 
 from fsdd import check_fsdd, find_fsdd, fsdd_split, parse_fsdd_name
-from plumbing import (DATA_DIR, atomic_path, cache_file, ensure_writable,
+from plumbing import (DATA_DIR, atomic_path, progress, cache_file, ensure_writable,
                       refuse_to_run_as_command)
 from utils import (load_audio, log_spectrogram, mfcc_features, normalize_transcript,
                    spectrogram_dim, spectrogram_image, text_to_int_sequence)
@@ -177,8 +176,8 @@ class Featurizer:
                 features = np.split(stored["frames"], np.cumsum(stored["lengths"])[:-1])
         else:
             ensure_writable(stored_at.parent)  # before the work, not after it
-            features = [self(path) for path in tqdm(audio_paths, desc="computing features",
-                                                      unit="file", leave=False)]
+            features = [self(path) for path in progress(audio_paths, desc="computing features",
+                                                          unit="file")]
             with atomic_path(stored_at) as partial:
                 np.savez(partial, frames=np.concatenate(features),
                          lengths=np.array([len(f) for f in features]))
@@ -479,7 +478,7 @@ def load_digit_images(fsdd_dir=None, size=64, step=8, window=32, top_db=80.0, me
     else:
         ensure_writable(stored_at.parent)
         images = np.stack([spectrogram_image(*load_audio(path), **settings)
-                           for path in tqdm(paths, desc="FSDD images", unit="file", leave=False)])
+                           for path in progress(paths, desc="FSDD images", unit="file")])
         with atomic_path(stored_at) as partial:
             np.savez(partial, images=images)
     return DigitImages(images=images,

@@ -22,7 +22,6 @@ import pandas as pd
 import seaborn as sns
 import sklearn.metrics
 import tensorflow as tf
-from tqdm.auto import tqdm
 
 import sample_models
 from data_generator import ImageBatches, speaker_split
@@ -183,7 +182,7 @@ def _factory_name(factory):
 def repeat_seeds(factory, train, test, epochs, seeds, **fit_args):
     """Train the same configuration once per seed (``fit_digit_model``); return the list of runs."""
     return [fit_digit_model(factory, train, test, epochs, seed, **fit_args)[1]
-            for seed in tqdm(seeds, desc=f"{_factory_name(factory)} seeds", unit="run")]
+            for seed in plumbing.progress(seeds, desc=f"{_factory_name(factory)} seeds", unit="run")]
 
 
 def training_seconds(run, epochs=None):

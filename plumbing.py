@@ -3,8 +3,8 @@
 Where the project keeps what it makes (``DATA_DIR``, ``RESULTS_DIR``, ``CACHE_DIR``),
 how it writes files so that an interrupted run leaves no half file or folder
 behind (``atomic_path``, ``extract_atomically``), how it names cache files after
-their inputs, what it records of the machine that timings were measured on, and
-how commands keep C libraries' start-up logs quiet.
+their inputs, what it records of the machine that timings were measured on, how
+TensorFlow starts without its C++ logs, and how long steps show their progress.
 """
 
 import contextlib
@@ -177,8 +177,6 @@ def run_in_workers(function, jobs, processes=None, desc="runs", unit="run"):
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from multiprocessing import get_context
 
-    from tqdm.auto import tqdm
-
     processes = max(1, min(len(jobs), processes or usable_cpus()))
     with ProcessPoolExecutor(processes, mp_context=get_context("spawn"),
                              initializer=_limit_threads,
@@ -187,9 +185,44 @@ def run_in_workers(function, jobs, processes=None, desc="runs", unit="run"):
         # TensorFlow's start-up log into the notebook. Their errors still reach us.
         with stderr_to_devnull():
             futures = [pool.submit(function, *job) for job in jobs]
-        for _ in tqdm(as_completed(futures), total=len(futures), desc=desc, unit=unit):
+        for _ in progress(as_completed(futures), total=len(futures), desc=desc, unit=unit):
             pass
         return [future.result() for future in futures]
+
+
+def start_tensorflow(seed=None):
+    """Import and start TensorFlow with its logs silenced; seed Python, NumPy and Keras.
+
+    Notebooks call this in their setup cell before any other project module, so
+    that neither TensorFlow's C++ start-up lines (written before its logging is
+    configured, whatever ``TF_CPP_MIN_LOG_LEVEL`` says) nor its later C++ errors
+    (e.g. oneDNN's fallback notices) and Python warnings (retracing) reach a
+    cell's output. Worker processes inherit the setting.
+
+    Args:
+        seed: passed to ``keras.utils.set_random_seed`` when given.
+    """
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    with stderr_to_devnull():
+        import keras
+        import tensorflow as tf
+
+        keras.ops.zeros(1)  # the first operation starts the runtime, which logs too
+    tf.get_logger().setLevel("ERROR")
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+
+
+def progress(iterable=None, **kwargs):
+    """A text progress bar on stdout (``tqdm`` arguments: ``total``, ``desc``, ``unit``...).
+
+    A text bar rather than a Jupyter widget: a saved notebook and its HTML export
+    keep the bar's last state (``run_notebooks.py`` folds its carriage returns),
+    where a widget would show as a stale 0%. On stdout, so it is not an error block.
+    """
+    from tqdm import tqdm
+
+    return tqdm(iterable, file=sys.stdout, **kwargs)
 
 
 @contextlib.contextmanager

@@ -25,10 +25,9 @@ from pathlib import Path
 
 import numpy as np
 import soundfile
-from tqdm.auto import tqdm
 
 from fsdd import FSDD_SPEAKERS, check_fsdd, find_fsdd, fsdd_split, parse_fsdd_name
-from plumbing import DATA_DIR, atomic_path, download_file, extract_atomically, project_path
+from plumbing import DATA_DIR, atomic_path, progress, download_file, extract_atomically, project_path
 from utils import load_audio, normalize_transcript
 
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
@@ -111,7 +110,7 @@ def build_digit_corpus(fsdd_dir, out_dir=DATA_DIR / "digits", train_size=1600,
         rng = np.random.default_rng([seed, index])
         (out_dir / split).mkdir(parents=True, exist_ok=True)
         lines = []
-        for number in tqdm(range(size), desc=f"writing {split} utterances", unit="utt"):
+        for number in progress(range(size), desc=f"writing {split} utterances", unit="utt"):
             samples, digits, names = _synthesize_utterance(rng, clips[split], max_digits,
                                                            speakers[split])
             key = f"{split}/{number:05d}.wav"
@@ -161,7 +160,7 @@ def librispeech_utterances(subset_dir, description_dir):
     subset_dir = Path(subset_dir)
     transcripts = sorted(subset_dir.glob("*/*/*.trans.txt"))
     utterances = []
-    for transcript in tqdm(transcripts, desc=f"reading {subset_dir.name}", unit="chapter"):
+    for transcript in progress(transcripts, desc=f"reading {subset_dir.name}", unit="chapter"):
         for line_number, line in enumerate(transcript.read_text().splitlines(), 1):
             where = f"{transcript}, line {line_number}"
             parts = line.strip().split(maxsplit=1)

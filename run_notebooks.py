@@ -18,6 +18,7 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 from nbconvert import HTMLExporter
+from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 from tqdm import tqdm
 
 
@@ -57,6 +58,9 @@ def execute(path):
     finally:
         finished.set()
         progress.close()
+        # One stream output per cell, with progress bars' carriage returns folded into
+        # their last state, as a reader would have seen them.
+        CoalesceStreamsPreprocessor().preprocess(notebook, {})
         nbformat.write(notebook, path)
     return time.perf_counter() - start
 

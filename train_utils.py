@@ -440,5 +440,55 @@ def load_history(pickle_path):
         return pickle.load(stream)
 
 
+def load_histories(names, prefix=""):
+    """The histories of the models in ``names`` trained so far, read from ``results/``.
+
+    Reads ``results/<prefix><name>.pickle`` for each name; names with no such file
+    are left out and listed in one printed line, so comparison cells work at any
+    point of a notebook (after a restart too) and show what exists.
+
+    Returns:
+        ``{name: history}`` in the order of ``names``; each history maps ``"loss"`` and
+        ``"val_loss"`` to one CTC loss per epoch (nats per utterance).
+    """
+    found = {name: plumbing.RESULTS_DIR / f"{prefix}{name}.pickle" for name in names}
+    missing = [name for name, path in found.items() if not path.is_file()]
+    if missing:
+        print(f"not trained yet (run their training cells): {', '.join(missing)}")
+    return {name: load_history(path) for name, path in found.items() if name not in missing}
+
+
+def plot_loss_curves(histories, highlight=None):
+    """Training and validation CTC loss per epoch of each model, side by side.
+
+    The loss axis is logarithmic with ticks at 1, 2 and 5 times each power of ten, so
+    values below 1 stay readable; the legend sits outside the axes, clear of the curves.
+
+    Args:
+        histories: ``{name: history}`` as ``load_histories`` returns it.
+        highlight: a name whose curves are drawn thicker.
+
+    Returns:
+        The matplotlib figure.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    figure, axes = plt.subplots(1, 2, figsize=(14, 5), sharey=True, layout="constrained")
+    for name, history in histories.items():
+        for ax, key in zip(axes, ("loss", "val_loss")):
+            ax.plot(np.arange(1, len(history[key]) + 1), history[key], marker=".", label=name,
+                    linewidth=3 if name == highlight else 1.5)
+    for ax, title in zip(axes, ("Training loss", "Validation loss")):
+        ax.set(title=title, xlabel="epoch", yscale="log")
+        ax.yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.grid(True, which="major", alpha=0.3)
+    axes[0].set_ylabel("CTC loss (nats per utterance)")
+    axes[1].legend(title="model", loc="upper left", bbox_to_anchor=(1.02, 1))
+    return figure
+
+
 if __name__ == "__main__":
     refuse_to_run_as_command("train_utils")

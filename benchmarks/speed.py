@@ -97,6 +97,7 @@ def main():
     parser.add_argument("--epochs", type=int, default=4,
                         help="epochs timed; the first is warm-up, the median of the rest is reported")
     parser.add_argument("--train-json", default=DIGITS_TRAIN_JSON)
+    parser.add_argument("--batch-size", type=int, default=20, help="utterances per batch")
     parser.add_argument("--librispeech", action="store_true",
                         help="only estimate the cost of an epoch of LibriSpeech dev-clean")
     args = parser.parse_args()
@@ -108,7 +109,7 @@ def main():
     print("\n== 1. feature extraction")
     feature_speed(args.train_json)
 
-    data = AudioGenerator(args.train_json, valid_json=None)
+    data = AudioGenerator(args.train_json, valid_json=None, minibatch_size=args.batch_size)
     batches = data.train_batches()
     print(f"\n== 2./3. {args.model} on {len(data.train)} utterances, {len(batches)} batches "
           f"of {data.minibatch_size}")

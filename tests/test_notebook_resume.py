@@ -1,0 +1,73 @@
+"""The VUI notebook's promise: after a kernel restart, the parameters cell and the setup
+cell are enough to go on at any later cell, and running a cell twice changes nothing.
+
+A real kernel runs the notebook's own cells (found by their source, in quick mode, with
+results in a folder of their own): the setup and Model 0's training; then a fresh kernel
+(as after a restart) runs the parameters and setup cells only, and goes on at Model 0's
+training cell, the comparison cells (each twice) and the error-rate table.
+"""
+
+import shutil
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+import plumbing
+
+NOTEBOOK = plumbing.PROJECT_DIR / "notebooks" / "vui_speech_recognition.ipynb"
+RESULTS = "quick/resume-test/"
+
+
+def cell(notebook, start):
+    """The code cell whose source starts with ``start``."""
+    found = [c for c in notebook.cells if c.cell_type == "code" and c.source.startswith(start)]
+    assert len(found) == 1, f"{len(found)} code cells of {NOTEBOOK.name} start with {start!r}"
+    return found[0]
+
+
+def run_in_a_fresh_kernel(cells):
+    """Execute copies of ``cells`` in order in one new kernel; return the executed copies."""
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.from_dict(dict(c, outputs=[], execution_count=None)) for c in cells]
+    NotebookClient(notebook, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
+    return notebook.cells
+
+
+def text(executed):
+    return "".join(output.get("text", "") for output in executed.outputs)
+
+
+@pytest.fixture
+def notebook(monkeypatch):
+    monkeypatch.setenv("QUICK", "1")
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    parameters = cell(notebook, "import os")
+    assert 'RESULTS = "quick/" if QUICK else ""' in parameters.source
+    parameters.source = parameters.source.replace('RESULTS = "quick/" if QUICK else ""',
+                                                  f"RESULTS = {RESULTS!r}")
+    shutil.rmtree(plumbing.RESULTS_DIR / RESULTS, ignore_errors=True)
+    yield notebook
+    shutil.rmtree(plumbing.RESULTS_DIR / RESULTS, ignore_errors=True)
+
+
+def test_after_a_restart_the_parameters_and_setup_cells_are_enough_to_go_on(notebook):
+    parameters, setup = cell(notebook, "import os"), cell(notebook, "from plumbing import")
+    build, train = cell(notebook, "model_0 = "), cell(notebook, 'train_model(model_0, ')
+    compare = cell(notebook, "plot_loss_curves(load_histories(MODEL_NAMES, RESULTS))")
+    compare_all = cell(notebook, 'plot_loss_curves(load_histories(MODEL_NAMES + ["model_end"]')
+    run_in_a_fresh_kernel([parameters, setup, build, train])
+
+    after_restart = run_in_a_fresh_kernel(
+        [parameters, setup, build, train, compare, compare, compare_all, compare_all])
+    retrain, *comparisons = after_restart[3:]
+    assert "instead of training again" in text(retrain), text(retrain)
+    for executed in comparisons:
+        assert "not trained yet (run their training cells): model_1, model_2, model_3, model_4" \
+            in text(executed), text(executed)
+        assert any("image/png" in output.get("data", {}) for output in executed.outputs)
+    # the same cell run twice shows the same thing (no model added twice)
+    assert text(comparisons[0]) == text(comparisons[1])
+    assert text(comparisons[2]) == text(comparisons[3])
+    assert "model_end" in text(comparisons[2])
