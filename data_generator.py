@@ -22,7 +22,7 @@ import numpy as np
 import soundfile
 
 from fsdd import check_fsdd, find_fsdd, fsdd_split, parse_fsdd_name
-from plumbing import (DATA_DIR, atomic_path, progress, cache_file, ensure_writable,
+from plumbing import (DATA_DIR, atomic_path, cache_file, ensure_writable, progress,
                       refuse_to_run_as_command)
 from utils import (load_audio, log_spectrogram, mfcc_features, normalize_transcript,
                    spectrogram_dim, spectrogram_image, text_to_int_sequence)

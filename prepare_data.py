@@ -27,7 +27,8 @@ import numpy as np
 import soundfile
 
 from fsdd import FSDD_SPEAKERS, check_fsdd, find_fsdd, fsdd_split, parse_fsdd_name
-from plumbing import DATA_DIR, atomic_path, progress, download_file, extract_atomically, project_path
+from plumbing import (DATA_DIR, atomic_path, download_file, extract_atomically, progress,
+                      project_path)
 from utils import load_audio, normalize_transcript
 
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")

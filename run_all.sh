@@ -18,12 +18,7 @@ step "installing the packages of requirements.txt"
 $PYTHON -m pip install --quiet --disable-pip-version-check -r requirements.txt
 $PYTHON -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-nodeps.txt
 step "installing Chromium where missing (for the HTML report test of run_tests.sh)"
-# The HTML report test opens the reports in a real browser: Chromium from the system packages.
-if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then
-  as_root=$([[ $(id -u) == 0 ]] || echo sudo)
-  $as_root apt-get update -qq
-  $as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-fi
+bash .ci/install_chromium.sh
 step "finding FSDD (\$FSDD_DIR, a previous download, else downloading it)"
 $PYTHON prepare_data.py fsdd
 step "building the default digit corpus"

@@ -4,7 +4,7 @@ cell are enough to go on at any later cell, and running a cell twice changes not
 A real kernel runs the notebook's own cells (found by their source, in quick mode, with
 results in a folder of their own): the setup and Model 0's training; then a fresh kernel
 (as after a restart) runs the parameters and setup cells only, and goes on at Model 0's
-training cell, the comparison cells (each twice) and the error-rate table.
+training cell and the two comparison cells, each twice.
 """
 
 import shutil
