@@ -218,6 +218,76 @@ def summary_table(names):
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
+# ------------------------------------------------------------ CTC made visible
+
+BLANK_SYMBOL = "_"  # how the blank is written in a frame-by-frame path
+
+
+def frame_path(probabilities):
+    """The greedy path of ``(frames, 29)`` probabilities: one symbol per frame, ``_`` for the blank."""
+    return "".join(BLANK_SYMBOL if i == BLANK_INDEX else index_map[i]
+                   for i in np.argmax(probabilities, axis=-1))
+
+
+def collapse_path(path):
+    """``(merged, text)``: a frame path with repeats merged, then with its blanks dropped.
+
+    ``"tt_hhr_ee"`` -> ``("t_hr_e", "thre")``: CTC's rule, which is why a doubled
+    letter needs a blank between its two frames.
+    """
+    merged = "".join(symbol for i, symbol in enumerate(path) if i == 0 or symbol != path[i - 1])
+    return merged, merged.replace(BLANK_SYMBOL, "")
+
+
+def utterance_probabilities(input_to_softmax, index=0, partition="validation"):
+    """Per-frame probabilities of one corpus utterance under a trained model.
+
+    Args:
+        input_to_softmax: a trained model (with its ``record``, e.g. from
+            ``load_trained_model``).
+        index, partition: the utterance: its position in the ``'train'`` or
+            ``'validation'`` corpus of the model's record.
+
+    Returns:
+        ``(probabilities, text, frames)``: ``(output_length(frames), 29)``
+        probabilities, the true transcript, and the utterance's input frames.
+    """
+    if partition not in ("train", "validation"):
+        raise ValueError(f"partition must be 'train' or 'validation', not {partition!r}.")
+    record = _record_of(input_to_softmax)
+    desc_file = PROJECT_DIR / record["train_json" if partition == "train" else "valid_json"]
+    utterance = load_description_file(desc_file, record["max_duration"])[index]
+    features = _featurize_normalized(record, [utterance["key"]])[0]
+    probabilities = ops.convert_to_numpy(_forward_pass(input_to_softmax)(features[None]))[0]
+    return probabilities[:int(input_to_softmax.output_length(len(features)))], utterance["text"], \
+        len(features)
+
+
+def plot_ctc_alignment(probabilities, text, title, frame_ms=10):
+    """Heat map of ``(frames, 29)`` probabilities with the greedy path; returns the figure.
+
+    Rows are the 28 characters and the blank (``_``, top row); the dots mark the
+    likeliest symbol of each frame, the greedy path. ``frame_ms`` is the duration
+    of one output frame (the feature step times the model's stride), for the axis.
+    """
+    import matplotlib.pyplot as plt
+
+    symbols = [index_map[i] if index_map[i] != " " else "space" for i in range(BLANK_INDEX)]
+    symbols.append("blank _")
+    frames = np.arange(len(probabilities))
+    fig, ax = plt.subplots(figsize=(14, 6.5))
+    image = ax.imshow(probabilities.T, aspect="auto", origin="lower", cmap="magma",
+                      vmin=0, vmax=1, interpolation="nearest")
+    ax.scatter(frames, np.argmax(probabilities, axis=-1), s=9, color="#39d353",
+               label="greedy path (likeliest symbol of each frame)")
+    ax.set_yticks(range(len(symbols)), symbols, fontsize=7)
+    ax.set(title=title, xlabel=f"output frame ({frame_ms:g} ms each)", ylabel="symbol")
+    ax.legend(loc="upper left", bbox_to_anchor=(0, -0.09), frameon=False)
+    fig.colorbar(image, ax=ax, label="probability", pad=0.01)
+    fig.tight_layout()
+    return fig
+
+
 # ------------------------------------------- beam search with a language model
 
 def decoders(record, arpa=None, beam_width=25):

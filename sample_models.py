@@ -51,6 +51,29 @@ def _output_layers(x, output_dim):
     return layers.Activation("softmax", name="softmax")(x)
 
 
+def real_frames(features, stride=1):
+    """``(batch, ceil(frames / stride))`` booleans, False on the zero padding of ``features``.
+
+    ``features`` ``(batch, frames, input_dim)`` are zero-padded at the end to the
+    batch's longest utterance; a real normalised frame is never all zeros.
+    """
+    return ops.any(ops.not_equal(features, 0), axis=-1)[:, ::stride]
+
+
+class RealFrames(layers.Layer):
+    """Layer form of ``real_frames``: the frames of a batch that are not padding, after ``stride``."""
+
+    def __init__(self, stride=1, **kwargs):
+        super().__init__(**kwargs)
+        self.stride = stride
+
+    def call(self, features):
+        return real_frames(features, self.stride)
+
+    def get_config(self):
+        return {**super().get_config(), "stride": self.stride}
+
+
 class PaddingMask(layers.Layer):
     """Zeroes and masks the frames of a batch that are padding, after a front end of ``stride``.
 
@@ -70,7 +93,7 @@ class PaddingMask(layers.Layer):
         self.supports_masking = attach
 
     def _real_frames(self, features):
-        return ops.any(ops.not_equal(features, 0), axis=-1)[:, ::self.stride]
+        return real_frames(features, self.stride)
 
     def call(self, inputs):
         x, features = inputs
@@ -224,6 +247,83 @@ def final_model(input_dim,
     return _model(inputs, _output_layers(x, output_dim), "final_model",
                   lambda frames: cnn_output_length(frames, kernel_size, "same", conv_stride))
     ### END SOLUTION
+
+
+def _strided_front_end(inputs, filters, kernel_size, conv_stride, attach):
+    """Conv1D(stride) -> BN -> zeroed padding: the final model's frame grid, shared by Models 5-6.
+
+    The convolution pads ``kernel_size // 2`` frames on each side itself, so
+    output frame ``t`` is centred on input frame ``t * conv_stride`` whatever the
+    padded length of the batch; ``PaddingMask`` then zeroes the padded output
+    frames (and masks them with ``attach``).
+    """
+    x = layers.ZeroPadding1D(kernel_size // 2, name="conv_padding")(inputs)
+    x = layers.Conv1D(filters, kernel_size, strides=conv_stride, activation="relu",
+                      name="conv1d")(x)
+    x = layers.BatchNormalization(name="bn_conv_1d")(x)
+    return PaddingMask(conv_stride, attach=attach, name="padding_zeros")([x, inputs])
+
+
+@recorded
+def dilated_cnn_model(input_dim, filters=192, kernel_size=11, conv_stride=3,
+                      dilations=(1, 2, 4, 8), output_dim=NUM_CLASSES):
+    """Model 5: convolutions only, no recurrence: a strided front end, then dilated residual blocks.
+
+    Conv1D(filters, kernel_size, stride conv_stride, relu) -> BN, then for each
+    ``d`` in ``dilations``: x + BN(Conv1D(filters, 3, dilation d, 'same', relu)(x))
+    -> Dense per frame -> softmax. Doubling dilations widen the context
+    exponentially at a constant cost per block: with the defaults an output frame
+    sees ``kernel_size + 2 * sum(dilations) * conv_stride`` = 101 input frames
+    (1 s). Every frame is computed at once, so an epoch costs a fraction of a
+    recurrent model's. ``PaddingMask`` zeroes the padded frames after every block:
+    a 'same' convolution would otherwise read the bias and batch-normalisation
+    offsets of the padding into the last real frames.
+    """
+    inputs = keras.Input(shape=(None, input_dim), name="the_input")
+    x = _strided_front_end(inputs, filters, kernel_size, conv_stride, attach=False)
+    for d in dilations:
+        y = layers.Conv1D(filters, 3, dilation_rate=d, padding="same", activation="relu",
+                          name=f"conv1d_dilated_{d}")(x)
+        y = layers.BatchNormalization(name=f"bn_dilated_{d}")(y)
+        x = layers.Add(name=f"residual_{d}")([x, y])
+        x = PaddingMask(conv_stride, attach=False, name=f"padding_zeros_{d}")([x, inputs])
+    return _model(inputs, _output_layers(x, output_dim), "model_5",
+                  lambda frames: cnn_output_length(frames, kernel_size, "same", conv_stride))
+
+
+@recorded
+def conv_attention_model(input_dim, filters=192, kernel_size=11, conv_stride=3, heads=4,
+                         blocks=2, dropout=0.1, output_dim=NUM_CLASSES):
+    """Model 6: the final model's convolutions under self-attention blocks (a small Transformer encoder).
+
+    Conv1D(filters, kernel_size, stride conv_stride, relu) -> BN -> Conv1D(filters,
+    5, 'same', relu) -> BN, then ``blocks`` x [x + MultiHeadAttention(heads,
+    filters // heads)(x, x) -> LayerNorm -> x + Dense(2 filters, relu) ->
+    Dense(filters) -> LayerNorm] -> Dense per frame -> softmax.
+
+    Attention lets every output frame weigh every other frame of the utterance in
+    one step instead of a recurrence's ``frames`` steps. It has no sense of order
+    of its own; the convolutions below it give every frame its local context, and
+    the residual connections keep it. The padding mask stops real frames from
+    attending to padded ones, so an utterance's output does not depend on its batch.
+    """
+    inputs = keras.Input(shape=(None, input_dim), name="the_input")
+    x = _strided_front_end(inputs, filters, kernel_size, conv_stride, attach=False)
+    x = layers.Conv1D(filters, 5, padding="same", activation="relu", name="conv1d_context")(x)
+    x = layers.BatchNormalization(name="bn_conv_context")(x)
+    x = PaddingMask(conv_stride, name="padding_mask_context")([x, inputs])
+    # Given explicitly: Keras's implicit masks do not reach the second attention block.
+    real = RealFrames(conv_stride, name="real_frames")(inputs)
+    for i in range(blocks):
+        attended = layers.MultiHeadAttention(heads, filters // heads, dropout=dropout,
+                                             name=f"self_attention_{i}")(x, x, value_mask=real)
+        x = layers.LayerNormalization(name=f"ln_attention_{i}")(
+            layers.Add(name=f"residual_attention_{i}")([x, attended]))
+        y = layers.Dense(2 * filters, activation="relu", name=f"ffn_in_{i}")(x)
+        y = layers.Dropout(dropout, name=f"dropout_{i}")(layers.Dense(filters, name=f"ffn_out_{i}")(y))
+        x = layers.LayerNormalization(name=f"ln_ffn_{i}")(layers.Add(name=f"residual_ffn_{i}")([x, y]))
+    return _model(inputs, _output_layers(x, output_dim), "model_6",
+                  lambda frames: cnn_output_length(frames, kernel_size, "same", conv_stride))
 
 
 # ======================================================================

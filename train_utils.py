@@ -21,7 +21,7 @@ import tensorflow as tf
 from keras import ops
 
 import sample_models
-from char_map import BLANK_INDEX
+from char_map import BLANK_INDEX, char_map
 from data_generator import DIGITS_TRAIN_JSON, DIGITS_VALID_JSON, AudioGenerator
 import plumbing
 from plumbing import (atomic_path, ensure_writable, file_sha256, machine_description, project_path,
@@ -56,6 +56,60 @@ class CTCLoss(keras.layers.Layer):
         log_probabilities = ops.log(probabilities + keras.config.epsilon())
         return ops.ctc_loss(labels, log_probabilities, ops.squeeze(label_length, -1),
                             output_length, mask_index=BLANK_INDEX)
+
+
+def ctc_alignments(text, frames):
+    """Every frame path of ``frames`` symbols that CTC collapses to ``text``.
+
+    A path holds one character of ``text`` or the blank (``_``) per frame;
+    merging its repeats and then dropping its blanks must give ``text``. The
+    paths are the alignments whose probabilities the CTC loss sums; their number
+    grows fast, so keep ``text`` and ``frames`` small (a worked example).
+    """
+    from itertools import product
+
+    symbols = sorted(set(text)) + ["_"]
+    paths = []
+    for path in product(symbols, repeat=frames):
+        merged = [s for i, s in enumerate(path) if i == 0 or s != path[i - 1]]
+        if "".join(merged).replace("_", "") == text:
+            paths.append("".join(path))
+    return paths
+
+
+def symbol_index(symbol):
+    """Class index of a character, or of the blank written ``_``."""
+    return BLANK_INDEX if symbol == "_" else char_map[symbol]
+
+
+def toy_probabilities(columns):
+    """``(frames, 29)`` probabilities from ``{symbol: [probability per frame]}``, 0 elsewhere.
+
+    For worked examples: ``{"a": [...], "b": [...], "_": [...]}`` with each frame's
+    probabilities summing to 1.
+    """
+    frames = len(next(iter(columns.values())))
+    probabilities = np.zeros((frames, BLANK_INDEX + 1), np.float32)
+    for symbol, column in columns.items():
+        probabilities[:, symbol_index(symbol)] = column
+    return probabilities
+
+
+def path_probability(probabilities, path):
+    """Probability of one frame path (``"aa_b"``) under ``(frames, 29)`` probabilities."""
+    return float(np.prod([probabilities[t, symbol_index(s)] for t, s in enumerate(path)]))
+
+
+def ctc_loss_of(probabilities, text):
+    """CTC loss in nats of one utterance's ``(frames, 29)`` probabilities for ``text``.
+
+    Computed by ``CTCLoss`` (``keras.ops.ctc_loss``, blank 28) exactly as in training.
+    """
+    labels = np.array([[symbol_index(c) for c in text]], np.int32)
+    loss = CTCLoss(lambda frames: frames)([labels, np.asarray(probabilities, np.float32)[None],
+                                           np.array([[len(probabilities)]], np.int32),
+                                           np.array([[len(text)]], np.int32)])
+    return float(ops.convert_to_numpy(loss)[0])
 
 
 def add_ctc_loss(input_to_softmax):
@@ -432,6 +486,34 @@ def load_trained_model(weights_path):
     build = dict(json.loads(record_file.read_text())["build"])
     model = getattr(sample_models, build.pop("factory"))(**build)
     return load_weights_checked(model, weights_path)
+
+
+def frames_for_transcript(names, frames, text, prefix=""):
+    """How many output frames each trained model gives an utterance, against what CTC needs.
+
+    Args:
+        names: result names, e.g. ``['model_0', 'model_end']``; each model is rebuilt
+            (without its weights) from ``results/<prefix><name>.json``.
+        frames: the utterance's input frames (10 ms each).
+        text: its transcript.
+
+    Returns:
+        A DataFrame indexed by name: ``output frames`` (``model.output_length(frames)``),
+        ``ms per output frame``, ``frames the text needs`` (CTC needs at least
+        ``len(text)`` frames plus one blank between doubled letters) and
+        ``output / needed`` (below 1, the transcript cannot be emitted at all).
+    """
+    import pandas as pd
+
+    needed = len(text) + sum(a == b for a, b in zip(text, text[1:]))
+    rows = {}
+    for name in names:
+        build = dict(json.loads(_record_file(f"{prefix}{name}.weights.h5").read_text())["build"])
+        model = getattr(sample_models, build.pop("factory"))(**build)
+        out = int(model.output_length(frames))
+        rows[name] = {"output frames": out, "ms per output frame": round(10 * frames / out),
+                      "frames the text needs": needed, "output / needed": round(out / needed, 1)}
+    return pd.DataFrame.from_dict(rows, orient="index")
 
 
 def load_history(pickle_path):

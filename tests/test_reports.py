@@ -22,13 +22,7 @@ import pytest
 import run_notebooks
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
-# The VUI notebook's stored outputs come from its full run of commit 84c1343, before TensorFlow
-# was started quietly and progress bars became text: until its next full run (issue 14) its
-# report still shows one C++ log line and stale progress widgets. Strict: once it is clean,
-# this mark fails and must go.
-STALE = pytest.mark.xfail(strict=True, reason="stored outputs predate the quiet start (issue 14)")
-NOTEBOOKS = [pytest.param(path, marks=STALE) if path.stem == "vui_speech_recognition" else path
-             for path in sorted(NOTEBOOK_DIR.glob("*.ipynb"))]
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 PROBE = """<script>
 window.addEventListener("load", async () => {
   const audios = [...document.querySelectorAll("audio")];

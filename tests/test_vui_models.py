@@ -25,16 +25,21 @@ def all_models(input_dim):
         "model_3": sample_models.deep_rnn_model(input_dim, 200, 2),
         "model_4": sample_models.bidirectional_rnn_model(input_dim, 200),
         "final": sample_models.final_model(input_dim),
+        "model_5": sample_models.dilated_cnn_model(input_dim),
+        "model_6": sample_models.conv_attention_model(input_dim),
     }
 
 
 @pytest.mark.parametrize("factory", [lambda: sample_models.final_model(81, 48, units=32),
-                                     lambda: sample_models.bidirectional_rnn_model(81, 32)],
-                         ids=["final_model", "model_4"])
+                                     lambda: sample_models.bidirectional_rnn_model(81, 32),
+                                     lambda: sample_models.dilated_cnn_model(81, 32),
+                                     lambda: sample_models.conv_attention_model(81, 32)],
+                         ids=["final_model", "model_4", "model_5", "model_6"])
 def test_padding_in_a_batch_does_not_change_an_utterance(factory):
-    """Bidirectional GRUs would read a batch's zero padding backwards and a strided 'same'
-    convolution would shift its frame grid with the padded length: masked, an utterance
-    gets the same probabilities and text alone as in any batch."""
+    """Bidirectional GRUs would read a batch's zero padding backwards, a strided 'same'
+    convolution would shift its frame grid with the padded length, stacked 'same'
+    convolutions would read the padding's biases and attention would attend to it:
+    masked, an utterance gets the same probabilities and text alone as in any batch."""
     model = factory()
     rng = np.random.default_rng(1)
     for weight in model.weights:  # Keras's zero biases would keep a GRU's state 0 over padding
@@ -97,6 +102,50 @@ def test_ctc_loss_equals_the_sum_over_alignments():
     layer = train_utils.CTCLoss(lambda frames: frames)
     loss = layer([np.array([[char_map["a"], 0]]), probabilities, np.array([[2]]), np.array([[1]])])
     np.testing.assert_allclose(keras.ops.convert_to_numpy(loss), [expected], rtol=1e-4)
+
+
+def test_the_listed_alignments_sum_to_the_ctc_loss():
+    assert train_utils.ctc_alignments("a", 2) == ["aa", "a_", "_a"]
+    # A doubled letter needs a blank between its frames: "aab" fits 4 frames only as "a_ab".
+    assert train_utils.ctc_alignments("aab", 4) == ["a_ab"]
+    assert train_utils.ctc_alignments("aab", 3) == []
+    rng = np.random.default_rng(4)
+    for text, frames in (("ab", 4), ("aab", 6), ("abc", 5)):
+        probabilities = rng.dirichlet(np.ones(29), size=frames).astype(np.float32)
+        total = sum(train_utils.path_probability(probabilities, path)
+                    for path in train_utils.ctc_alignments(text, frames))
+        np.testing.assert_allclose(train_utils.ctc_loss_of(probabilities, text), -np.log(total),
+                                   rtol=1e-4)
+
+
+def test_toy_probabilities_put_each_column_on_its_symbol():
+    toy = train_utils.toy_probabilities({"a": [0.7, 0.1], "_": [0.3, 0.9]})
+    assert toy.shape == (2, 29)
+    assert toy[0, char_map["a"]] == pytest.approx(0.7) and toy[1, BLANK_INDEX] == pytest.approx(0.9)
+    assert train_utils.path_probability(toy, "a_") == pytest.approx(0.63)
+
+
+def test_frame_path_and_its_collapse():
+    path = ["t", "t", None, "h", "r", "r", None, "e", "e", None, " ", None, "e"]
+    probabilities = np.full((len(path), 29), 0.001, np.float32)
+    for frame, char in enumerate(path):
+        probabilities[frame, BLANK_INDEX if char is None else char_map[char]] = 0.9
+    assert decoding.frame_path(probabilities) == "tt_hrr_ee_ _e"
+    assert decoding.collapse_path("tt_hrr_ee_ _e") == ("t_hr_e_ _e", "thre e")
+    assert decoding.collapse_path("") == ("", "")
+
+
+def test_frames_for_transcript_rebuilds_each_model_from_its_record():
+    for name, model in (("conv", sample_models.final_model(13, 16, units=8)),
+                        ("full", sample_models.rnn_model(13, 8, "relu"))):
+        path = plumbing.RESULTS_DIR / f"{name}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"build": model.build_args}))
+    table = train_utils.frames_for_transcript(["conv", "full"], 300, "three three")
+    assert table["output frames"].tolist() == [100, 300]
+    assert table["ms per output frame"].tolist() == [30, 10]
+    assert table["frames the text needs"].tolist() == [13, 13]  # 11 characters, "ee" twice
+    assert table.loc["conv", "output / needed"] == pytest.approx(7.7)
 
 
 def test_greedy_decoding_of_a_hand_made_matrix():
