@@ -30,7 +30,7 @@ from keras import ops
 from char_map import BLANK_INDEX, NUM_CLASSES, index_map
 from data_generator import Featurizer, load_description_file, normalize, pad_batch
 from plumbing import PROJECT_DIR, refuse_to_run_as_command
-from train_utils import load_history, load_trained_model, load_weights_checked
+from train_utils import BLANK_SYMBOL, load_history, load_trained_model, load_weights_checked
 from utils import int_sequence_to_text
 
 logging.getLogger("pyctcdecode").setLevel(logging.ERROR)  # it warns at import that kenlm is absent
@@ -159,6 +159,16 @@ def error_rates(input_to_softmax, desc_file=None):
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
+def _corpus_utterance(record, index, partition):
+    """``(utterance, normalised features)``: utterance ``index`` of the record's corpus
+    ``partition`` ('train' or 'validation')."""
+    if partition not in ("train", "validation"):
+        raise ValueError(f"partition must be 'train' or 'validation', not {partition!r}.")
+    desc_file = PROJECT_DIR / record["train_json" if partition == "train" else "valid_json"]
+    utterance = load_description_file(desc_file, record["max_duration"])[index]
+    return utterance, _featurize_normalized(record, [utterance["key"]])[0]
+
+
 def get_predictions(index, partition, input_to_softmax, model_path):
     """Print the true and the predicted transcription of one utterance; return its audio player.
 
@@ -170,13 +180,9 @@ def get_predictions(index, partition, input_to_softmax, model_path):
     """
     from IPython.display import Audio
 
-    if partition not in ("train", "validation"):
-        raise ValueError(f"partition must be 'train' or 'validation', not {partition!r}.")
     record = load_weights_checked(input_to_softmax, model_path).record
-    desc_file = PROJECT_DIR / record["train_json" if partition == "train" else "valid_json"]
-    utterance = load_description_file(desc_file, record["max_duration"])[index]
-    predicted = predict_texts(input_to_softmax,
-                              _featurize_normalized(record, [utterance["key"]]))[0]
+    utterance, features = _corpus_utterance(record, index, partition)
+    predicted = predict_texts(input_to_softmax, [features])[0]
     print("-" * 80 + f"\nTrue transcription:\n{utterance['text']}\n" + "-" * 80
           + f"\nPredicted transcription:\n{predicted}\n" + "-" * 80)
     return Audio(utterance["key"])
@@ -220,23 +226,10 @@ def summary_table(names):
 
 # ------------------------------------------------------------ CTC made visible
 
-BLANK_SYMBOL = "_"  # how the blank is written in a frame-by-frame path
-
-
 def frame_path(probabilities):
     """The greedy path of ``(frames, 29)`` probabilities: one symbol per frame, ``_`` for the blank."""
     return "".join(BLANK_SYMBOL if i == BLANK_INDEX else index_map[i]
                    for i in np.argmax(probabilities, axis=-1))
-
-
-def collapse_path(path):
-    """``(merged, text)``: a frame path with repeats merged, then with its blanks dropped.
-
-    ``"tt_hhr_ee"`` -> ``("t_hr_e", "thre")``: CTC's rule, which is why a doubled
-    letter needs a blank between its two frames.
-    """
-    merged = "".join(symbol for i, symbol in enumerate(path) if i == 0 or symbol != path[i - 1])
-    return merged, merged.replace(BLANK_SYMBOL, "")
 
 
 def utterance_probabilities(input_to_softmax, index=0, partition="validation"):
@@ -252,12 +245,7 @@ def utterance_probabilities(input_to_softmax, index=0, partition="validation"):
         ``(probabilities, text, frames)``: ``(output_length(frames), 29)``
         probabilities, the true transcript, and the utterance's input frames.
     """
-    if partition not in ("train", "validation"):
-        raise ValueError(f"partition must be 'train' or 'validation', not {partition!r}.")
-    record = _record_of(input_to_softmax)
-    desc_file = PROJECT_DIR / record["train_json" if partition == "train" else "valid_json"]
-    utterance = load_description_file(desc_file, record["max_duration"])[index]
-    features = _featurize_normalized(record, [utterance["key"]])[0]
+    utterance, features = _corpus_utterance(_record_of(input_to_softmax), index, partition)
     probabilities = ops.convert_to_numpy(_forward_pass(input_to_softmax)(features[None]))[0]
     return probabilities[:int(input_to_softmax.output_length(len(features)))], utterance["text"], \
         len(features)

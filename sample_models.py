@@ -204,6 +204,21 @@ def bidirectional_rnn_model(input_dim, units, output_dim=NUM_CLASSES):
     ### END SOLUTION
 
 
+def _strided_front_end(inputs, filters, kernel_size, conv_stride, attach):
+    """Conv1D(stride) -> BN -> zeroed padding: the frame grid of the final model and Models 5-6.
+
+    The convolution pads ``kernel_size // 2`` frames on each side itself, so
+    output frame ``t`` is centred on input frame ``t * conv_stride`` whatever the
+    padded length of the batch; ``PaddingMask`` then zeroes the padded output
+    frames (and masks them with ``attach``).
+    """
+    x = layers.ZeroPadding1D(kernel_size // 2, name="conv_padding")(inputs)
+    x = layers.Conv1D(filters, kernel_size, strides=conv_stride, activation="relu",
+                      name="conv1d")(x)
+    x = layers.BatchNormalization(name="bn_conv_1d")(x)
+    return PaddingMask(conv_stride, attach=attach, name="padding_zeros")([x, inputs])
+
+
 @recorded
 def final_model(input_dim,
                 ### BEGIN SOLUTION: the arguments of your design, each with a default value
@@ -231,11 +246,7 @@ def final_model(input_dim,
     frames before the second convolution and masks them for the GRUs.
     """
     inputs = keras.Input(shape=(None, input_dim), name="the_input")
-    x = layers.ZeroPadding1D(kernel_size // 2, name="conv_padding")(inputs)
-    x = layers.Conv1D(filters, kernel_size, strides=conv_stride, activation="relu",
-                      name="conv1d")(x)
-    x = layers.BatchNormalization(name="bn_conv_1d")(x)
-    x = PaddingMask(conv_stride, attach=False, name="padding_zeros")([x, inputs])
+    x = _strided_front_end(inputs, filters, kernel_size, conv_stride, attach=False)
     x = layers.Conv1D(filters, 5, padding="same", activation="relu", name="conv1d_context")(x)
     x = layers.BatchNormalization(name="bn_conv_context")(x)
     x = PaddingMask(conv_stride, name="padding_mask_context")([x, inputs])
@@ -247,21 +258,6 @@ def final_model(input_dim,
     return _model(inputs, _output_layers(x, output_dim), "final_model",
                   lambda frames: cnn_output_length(frames, kernel_size, "same", conv_stride))
     ### END SOLUTION
-
-
-def _strided_front_end(inputs, filters, kernel_size, conv_stride, attach):
-    """Conv1D(stride) -> BN -> zeroed padding: the final model's frame grid, shared by Models 5-6.
-
-    The convolution pads ``kernel_size // 2`` frames on each side itself, so
-    output frame ``t`` is centred on input frame ``t * conv_stride`` whatever the
-    padded length of the batch; ``PaddingMask`` then zeroes the padded output
-    frames (and masks them with ``attach``).
-    """
-    x = layers.ZeroPadding1D(kernel_size // 2, name="conv_padding")(inputs)
-    x = layers.Conv1D(filters, kernel_size, strides=conv_stride, activation="relu",
-                      name="conv1d")(x)
-    x = layers.BatchNormalization(name="bn_conv_1d")(x)
-    return PaddingMask(conv_stride, attach=attach, name="padding_zeros")([x, inputs])
 
 
 @recorded

@@ -58,6 +58,9 @@ class CTCLoss(keras.layers.Layer):
                             output_length, mask_index=BLANK_INDEX)
 
 
+BLANK_SYMBOL = "_"  # how the blank is written in a frame-by-frame path
+
+
 def ctc_alignments(text, frames):
     """Every frame path of ``frames`` symbols that CTC collapses to ``text``.
 
@@ -68,18 +71,23 @@ def ctc_alignments(text, frames):
     """
     from itertools import product
 
-    symbols = sorted(set(text)) + ["_"]
-    paths = []
-    for path in product(symbols, repeat=frames):
-        merged = [s for i, s in enumerate(path) if i == 0 or s != path[i - 1]]
-        if "".join(merged).replace("_", "") == text:
-            paths.append("".join(path))
-    return paths
+    paths = ("".join(path) for path in product(sorted(set(text)) + [BLANK_SYMBOL], repeat=frames))
+    return [path for path in paths if collapse_path(path)[1] == text]
+
+
+def collapse_path(path):
+    """``(merged, text)``: a frame path with repeats merged, then with its blanks dropped.
+
+    ``"tt_hhr_ee"`` -> ``("t_hr_e", "thre")``: CTC's rule, which is why a doubled
+    letter needs a blank between its two frames.
+    """
+    merged = "".join(symbol for i, symbol in enumerate(path) if i == 0 or symbol != path[i - 1])
+    return merged, merged.replace(BLANK_SYMBOL, "")
 
 
 def symbol_index(symbol):
     """Class index of a character, or of the blank written ``_``."""
-    return BLANK_INDEX if symbol == "_" else char_map[symbol]
+    return BLANK_INDEX if symbol == BLANK_SYMBOL else char_map[symbol]
 
 
 def toy_probabilities(columns):
@@ -152,6 +160,12 @@ def cosine_adam(learning_rate, epochs, steps_per_epoch, clipnorm=5.0):
     return keras.optimizers.Adam(schedule, clipnorm=clipnorm)
 
 
+def frames_needed(text):
+    """The fewest output frames CTC can spell ``text`` in: a frame per character, plus
+    one blank between two equal characters in a row."""
+    return len(text) + sum(a == b for a, b in zip(text, text[1:]))
+
+
 def check_label_lengths(input_to_softmax, utterances, features):
     """Refuse utterances whose transcript cannot fit in the model's output frames.
 
@@ -160,7 +174,7 @@ def check_label_lengths(input_to_softmax, utterances, features):
     """
     for utterance, feature in zip(utterances, features):
         text = utterance["text"]
-        needed = len(text) + sum(a == b for a, b in zip(text, text[1:]))
+        needed = frames_needed(text)
         frames = int(input_to_softmax.output_length(len(feature)))
         if frames < needed:
             raise ValueError(
@@ -480,12 +494,16 @@ def load_weights_checked(input_to_softmax, weights_path):
 
 def load_trained_model(weights_path):
     """Rebuild a trained model from its record in ``results/`` and load its weights."""
+    return load_weights_checked(_rebuilt(weights_path), weights_path)
+
+
+def _rebuilt(weights_path):
+    """A new, untrained model built as the record beside ``weights_path`` says."""
     record_file = _record_file(weights_path)
     if not record_file.is_file():
         raise FileNotFoundError(f"{record_file} is missing: train the model first.")
     build = dict(json.loads(record_file.read_text())["build"])
-    model = getattr(sample_models, build.pop("factory"))(**build)
-    return load_weights_checked(model, weights_path)
+    return getattr(sample_models, build.pop("factory"))(**build)
 
 
 def frames_for_transcript(names, frames, text, prefix=""):
@@ -505,11 +523,10 @@ def frames_for_transcript(names, frames, text, prefix=""):
     """
     import pandas as pd
 
-    needed = len(text) + sum(a == b for a, b in zip(text, text[1:]))
+    needed = frames_needed(text)
     rows = {}
     for name in names:
-        build = dict(json.loads(_record_file(f"{prefix}{name}.weights.h5").read_text())["build"])
-        model = getattr(sample_models, build.pop("factory"))(**build)
+        model = _rebuilt(f"{prefix}{name}.weights.h5")
         out = int(model.output_length(frames))
         rows[name] = {"output frames": out, "ms per output frame": round(10 * frames / out),
                       "frames the text needs": needed, "output / needed": round(out / needed, 1)}

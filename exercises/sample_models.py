@@ -1,7 +1,7 @@
 # Exercise edition of sample_models.py: write your code in place of each
 # `raise NotImplementedError("IMPLEMENTATION: ...")` and each `# IMPLEMENTATION:` line.
 # Written by `python make_exercises.py` from the solution, ../sample_models.py (instructors:
-# edit that one and run the command again). edition-fingerprint: 29a22af08e1629ff
+# edit that one and run the command again). edition-fingerprint: 6439aec9eca317bc
 """Keras acoustic models of the VUI track and classifiers of the digit track.
 
 Every VUI model maps features ``(batch, frames, input_dim)`` to per-frame
@@ -183,16 +183,8 @@ def bidirectional_rnn_model(input_dim, units, output_dim=NUM_CLASSES):
     raise NotImplementedError("IMPLEMENTATION: build Model 4 as the docstring says.")
 
 
-@recorded
-def final_model(input_dim,
-                # IMPLEMENTATION: the arguments of your design, each with a default value
-                output_dim=NUM_CLASSES):
-    raise NotImplementedError(
-        "IMPLEMENTATION: build and describe your own design (Step 5 of the notebook).")
-
-
 def _strided_front_end(inputs, filters, kernel_size, conv_stride, attach):
-    """Conv1D(stride) -> BN -> zeroed padding: the final model's frame grid, shared by Models 5-6.
+    """Conv1D(stride) -> BN -> zeroed padding: the frame grid of the final model and Models 5-6.
 
     The convolution pads ``kernel_size // 2`` frames on each side itself, so
     output frame ``t`` is centred on input frame ``t * conv_stride`` whatever the
@@ -204,6 +196,14 @@ def _strided_front_end(inputs, filters, kernel_size, conv_stride, attach):
                       name="conv1d")(x)
     x = layers.BatchNormalization(name="bn_conv_1d")(x)
     return PaddingMask(conv_stride, attach=attach, name="padding_zeros")([x, inputs])
+
+
+@recorded
+def final_model(input_dim,
+                # IMPLEMENTATION: the arguments of your design, each with a default value
+                output_dim=NUM_CLASSES):
+    raise NotImplementedError(
+        "IMPLEMENTATION: build and describe your own design (Step 5 of the notebook).")
 
 
 @recorded

@@ -131,8 +131,8 @@ def test_frame_path_and_its_collapse():
     for frame, char in enumerate(path):
         probabilities[frame, BLANK_INDEX if char is None else char_map[char]] = 0.9
     assert decoding.frame_path(probabilities) == "tt_hrr_ee_ _e"
-    assert decoding.collapse_path("tt_hrr_ee_ _e") == ("t_hr_e_ _e", "thre e")
-    assert decoding.collapse_path("") == ("", "")
+    assert train_utils.collapse_path("tt_hrr_ee_ _e") == ("t_hr_e_ _e", "thre e")
+    assert train_utils.collapse_path("") == ("", "")
 
 
 def test_frames_for_transcript_rebuilds_each_model_from_its_record():
