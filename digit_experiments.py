@@ -24,12 +24,18 @@ import sklearn.metrics
 import tensorflow as tf
 
 import sample_models
-from data_generator import ImageBatches, speaker_split
+from data_generator import ImageBatches, official_split, speaker_split
 import plumbing
 from plumbing import (atomic_path, machine_description, refuse_to_run_as_command,
                       run_in_workers, usable_cpus)
 
 DIGIT_BATCH_SIZE = 32  # the essay's batch: 85 steps per epoch on the 2,700 training images
+# A run has diverged when its training loss exceeds ten times chance (ln 10 nats for 10 digits).
+DIVERGED_LOSS = 10 * math.log(10)
+# One colour per model in every figure of the digit notebook; variants share their model's hue.
+MODEL_COLOURS = {"essay CNN": "#1f77b4", "essay RNN": "#ff7f0e", "our CNN": "#2ca02c",
+                 "our RNN": "#d62728", "our CNN, normalised": "#98df8a",
+                 "our RNN, normalised": "#ff9896", "our CNN + RNN, normalised": "#9467bd"}
 
 
 class DigitEpochTimer(keras.callbacks.Callback):
@@ -199,6 +205,40 @@ def time_to_accuracy(run, target):
     return int(reached[0]) + 1, training_seconds(run, reached[0] + 1)
 
 
+def divergence(run):
+    """Why a run diverged, in words, or None: a non-finite or blown-up loss, or one class predicted.
+
+    A run diverged if its training loss was ever not finite or above
+    ``DIVERGED_LOSS`` (ten times the loss of guessing), or if after its last epoch
+    it predicts the same digit for every test recording.
+    """
+    loss = np.asarray(run["loss"], float)
+    if not np.all(np.isfinite(loss)):
+        return f"training loss not finite in epoch {int(np.flatnonzero(~np.isfinite(loss))[0]) + 1}"
+    if loss.max() > DIVERGED_LOSS:
+        return f"training loss blew up to {loss.max():.3g} in epoch {int(loss.argmax()) + 1}"
+    classes = np.unique(run["predictions"])
+    if len(classes) == 1:
+        return f"predicts '{int(classes[0])}' for every test recording"
+    return None
+
+
+def diverged_runs(runs_by_label):
+    """Every diverged run of ``{label: runs}`` (a list, or a dict speaker -> run), one row each.
+
+    Returns a DataFrame with ``label``, ``seed``, ``held_out`` (speaker or empty),
+    ``why`` (``divergence``) and ``accuracy`` (last epoch, percent).
+    """
+    rows = []
+    for label, runs in runs_by_label.items():
+        for run in (runs.values() if isinstance(runs, dict) else runs):
+            why = divergence(run)
+            if why:
+                rows.append({"label": label, "seed": run["seed"], "held_out": run.get("held_out", ""),
+                             "why": why, "accuracy": 100 * run["test_accuracy"][-1]})
+    return pd.DataFrame(rows, columns=["label", "seed", "held_out", "why", "accuracy"])
+
+
 def summarize_runs(runs, experiment, epochs=None, target=None):
     """One summary row of a configuration trained with several seeds.
 
@@ -211,8 +251,10 @@ def summarize_runs(runs, experiment, epochs=None, target=None):
     Returns:
         dict: ``experiment``, ``model``, ``epochs``, ``runs``, ``seeds``,
         ``accuracy_mean`` / ``accuracy_std`` / ``accuracy_min`` / ``accuracy_max``
-        (test accuracy in percent; the std is the sample standard deviation over
-        seeds, 0 for a single run), ``train_s_mean`` (training seconds for those
+        (test accuracy in percent over all runs; the std is the sample standard
+        deviation over seeds, 0 for a single run), ``diverged`` (runs that
+        diverged, ``divergence``: they are in the mean, and named by
+        ``diverged_runs``), ``train_s_mean`` (training seconds for those
         epochs), ``s_per_epoch`` (median seconds of an epoch after the first,
         which also traces the model), with ``target``: ``reached_<t>%`` (runs
         reaching it), ``epochs_to_<t>%`` and ``s_to_<t>%`` (mean epochs and
@@ -230,6 +272,7 @@ def summarize_runs(runs, experiment, epochs=None, target=None):
            "accuracy_mean": accuracy.mean(),
            "accuracy_std": accuracy.std(ddof=1) if len(runs) > 1 else 0.0,
            "accuracy_min": accuracy.min(), "accuracy_max": accuracy.max(),
+           "diverged": sum(divergence(run) is not None for run in runs),
            "train_s_mean": np.mean([training_seconds(run, epochs) for run in runs]),
            "s_per_epoch": float(np.median(later))}
     if target is not None:
@@ -241,6 +284,27 @@ def summarize_runs(runs, experiment, epochs=None, target=None):
     keys = ("params", "learning_rate", "cosine", "batch_size", "precision", "train_size",
             "test_size", "machine", "cpu_count", "cpus_used")
     return {**row, **{key: first[key] for key in keys}}
+
+
+def speed_by_precision(factories, train, test, epochs, precisions=("float32", "mixed_bfloat16")):
+    """Seconds per epoch of each model in each precision, measured one after the other.
+
+    Args:
+        factories: ``{label: factory}``.
+        train, test: ``DigitImages``.
+        epochs: epochs per timing run (seed 0); the first, which traces, is left out.
+        precisions: Keras dtype policies (see ``fit_digit_model``).
+
+    Returns:
+        A DataFrame indexed by label with one ``s/epoch <precision>`` column per
+        precision (the median of the epochs after the first).
+    """
+    rows = {}
+    jobs = [(label, precision) for label in factories for precision in precisions]
+    for label, precision in plumbing.progress(jobs, desc="timing runs", unit="run"):
+        run = fit_digit_model(factories[label], train, test, epochs, precision=precision)[1]
+        rows.setdefault(label, {})[f"s/epoch {precision}"] = float(np.median(run["seconds"][1:]))
+    return pd.DataFrame.from_dict(rows, orient="index")
 
 
 def _held_out_run(factory, train, test, epochs, seed, speaker, fit_args):
@@ -336,6 +400,160 @@ def load_digit_runs(name):
         return pickle.load(stream)
 
 
+def official_runs_like(specs, seed, train_subset=1):
+    """One official-split run per held-out configuration, with its epochs, precision and settings.
+
+    Args:
+        specs: ``{label: (factory, images, name, epochs, precision, fit_args)}``, as
+            the digit notebook gives them to ``leave_one_speaker_out``.
+        seed: the seed of the held-out runs.
+        train_subset: train on every ``train_subset``-th training image (quick runs).
+
+    Returns:
+        ``{label: run}`` (``fit_digit_model``), for ``official_vs_unseen``.
+    """
+    runs = {}
+    for label, (factory, images, _, epochs, precision, fit_args) in plumbing.progress(
+            specs.items(), desc="official-split runs", unit="run"):
+        train, test = official_split(images)
+        runs[label] = fit_digit_model(factory, train.subset(slice(None, None, train_subset)), test,
+                                      epochs, seed, precision=precision, **fit_args)[1]
+    return runs
+
+
+def official_vs_unseen(official_runs, loso):
+    """Official-split against held-out-speaker accuracy of each model, at the same epochs and seed.
+
+    Args:
+        official_runs: ``{label: run}`` trained on the official split with the
+            epochs, seed and settings of that label's leave-one-speaker-out runs.
+        loso: ``{label: {speaker: run}}`` (``leave_one_speaker_out``).
+
+    Returns:
+        A DataFrame indexed by label: ``epochs``, ``official split %``,
+        ``unseen speakers %`` (mean over held-out speakers, every fold),
+        ``diverged folds`` and ``unseen, without diverged %``, and ``cost (points)``:
+        official minus unseen accuracy.
+    """
+    rows = {}
+    for label, run in official_runs.items():
+        folds = list(loso[label].values())
+        if any(fold["epochs"] != run["epochs"] or fold["seed"] != run["seed"] for fold in folds):
+            raise ValueError(f"{label}: the official run and the held-out folds differ in epochs or seed.")
+        accuracy = np.array([100 * fold["test_accuracy"][-1] for fold in folds])
+        ok = np.array([divergence(fold) is None for fold in folds])
+        rows[label] = {"epochs": run["epochs"], "official split %": 100 * run["test_accuracy"][-1],
+                       "unseen speakers %": accuracy.mean(), "diverged folds": int((~ok).sum()),
+                       "unseen, without diverged %": accuracy[ok].mean() if ok.any() else math.nan}
+        rows[label]["cost (points)"] = rows[label]["official split %"] - accuracy.mean()
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def _mean_std(row):
+    return f"{row['accuracy_mean']:.2f} ± {row['accuracy_std']:.2f}% ({row['runs']} seeds)"
+
+
+def essay_verdicts(essay_runs, speed, reported, epochs=(10, 16, 24)):
+    """The essay's claims against this run's evidence: one row per claim, for a markdown table.
+
+    Args:
+        essay_runs: ``{"essay CNN": runs, "essay RNN": runs}`` on the official split,
+            each run at least ``max(epochs)`` epochs.
+        epochs: the epochs at which the runs are read, in place of the essay's
+            10, 16 and 24 (the same unless a quick run trains fewer).
+        speed: ``speed_by_precision`` of the essay models (``float32`` column at least).
+        reported: ``{(label, epochs): (accuracy %, seconds)}``, the essay's single runs.
+
+    Returns:
+        A DataFrame with the columns ``claim``, ``the essay (one run)``,
+        ``this run`` and ``verdict``.
+    """
+    read = dict(zip((10, 16, 24), epochs))  # the essay's epochs -> this run's
+    summary = {(label, e): summarize_runs(runs, "official split", read[e])
+               for label, runs in essay_runs.items() for e in (10, 16, 24)}
+    cnn = {e: summary["essay CNN", e] for e in (10, 16, 24)}
+    rnn = {e: summary["essay RNN", e] for e in (10, 16, 24)}
+    test_size = essay_runs["essay CNN"][0]["test_size"]
+    rows = []
+    gap = cnn[24]["accuracy_mean"] - rnn[24]["accuracy_mean"]
+    spread = cnn[24]["accuracy_std"] + rnn[24]["accuracy_std"]
+    rows.append({
+        "claim": "the CNN is more accurate than the RNN (24 epochs)",
+        "the essay (one run)": f"{reported['essay CNN', 24][0]:.2f}% vs {reported['essay RNN', 24][0]:.2f}%",
+        "this run": f"CNN {_mean_std(cnn[24])}, RNN {_mean_std(rnn[24])}",
+        "verdict": (f"holds: {gap:.2f} points, more than the two spreads together ({spread:.2f})"
+                    if gap > spread else
+                    f"{'not shown' if gap > 0 else 'contradicted'}: {gap:+.2f} points, within "
+                    f"the spread of seeds ({spread:.2f})")})
+    f32 = speed["s/epoch float32"]
+    faster, slower = ("essay RNN", "essay CNN") if f32["essay RNN"] < f32["essay CNN"] else \
+        ("essay CNN", "essay RNN")
+    also = "; ".join(f"{column.split(' ', 1)[1]}: CNN {speed.loc['essay CNN', column]:.2f} s, "
+                     f"RNN {speed.loc['essay RNN', column]:.2f} s"
+                     for column in speed.columns if column != "s/epoch float32")
+    rows.append({
+        "claim": "the RNN trains faster per epoch",
+        "the essay (one run)": f"CNN {reported['essay CNN', 24][1] / 24:.1f} s, "
+                               f"RNN {reported['essay RNN', 24][1] / 24:.1f} s per epoch",
+        "this run": f"both in float32: CNN {f32['essay CNN']:.2f} s, RNN {f32['essay RNN']:.2f} s "
+                    "per epoch" + (f" ({also})" if also else ""),
+        "verdict": f"{'holds' if faster == 'essay RNN' else 'contradicted'} in float32: the "
+                   f"{faster} takes {f32[faster] / f32[slower]:.2f} times the {slower}'s time"})
+    at = lambda runs, e: np.array([100 * run["test_accuracy"][e - 1] for run in runs])
+    fell = int(np.sum(at(essay_runs["essay CNN"], read[24]) < at(essay_runs["essay CNN"], read[16])))
+    change = cnn[24]["accuracy_mean"] - cnn[16]["accuracy_mean"]
+    essay_drop = reported["essay CNN", 16][0] - reported["essay CNN", 24][0]
+    rows.append({
+        "claim": "the CNN overfits after 16 epochs (its accuracy falls by 24)",
+        "the essay (one run)": f"{reported['essay CNN', 16][0]:.2f}% → {reported['essay CNN', 24][0]:.2f}%"
+                               f" ({essay_drop * test_size / 100:.0f} of {test_size} recordings)",
+        "this run": f"{cnn[16]['accuracy_mean']:.2f}% → {cnn[24]['accuracy_mean']:.2f}% (mean); "
+                    f"falls in {fell} of {cnn[24]['runs']} seeds",
+        "verdict": ("holds: the mean falls by more than the seeds' spread"
+                    if -change > cnn[24]["accuracy_std"] else
+                    f"not supported: a change of {change:+.2f} points, within the seeds' spread "
+                    f"({cnn[24]['accuracy_std']:.2f}); one run cannot tell overfitting from noise")})
+    warm = rnn[10]["accuracy_min"] > 2 * reported["essay RNN", 10][0]
+    rows.append({
+        "claim": "the RNN needs a long warm-up (29% after 10 epochs)",
+        "the essay (one run)": f"{reported['essay RNN', 10][0]:.2f}% at 10 epochs, "
+                               f"{reported['essay RNN', 16][0]:.2f}% at 16",
+        "this run": f"{_mean_std(rnn[10])} at 10 epochs, lowest seed {rnn[10]['accuracy_min']:.2f}%",
+        "verdict": (f"not reproduced: every seed is above {rnn[10]['accuracy_min']:.0f}% after 10 "
+                    "epochs, so the essay's 29% was one unlucky run" if warm else
+                    "reproduced: at least one seed is as slow")})
+    return pd.DataFrame(rows)
+
+
+def results_table(official, same_epochs):
+    """Each model's results in one row, for the notebook's conclusion.
+
+    Args:
+        official: summary rows (``summarize_runs``) of the official split with a
+            ``label`` column; a model's row with the most epochs is used.
+        same_epochs: ``official_vs_unseen``.
+
+    Returns:
+        A DataFrame indexed by model: official-split accuracy (mean ± std over
+        seeds, at its epochs), seconds per epoch with the precision, diverged runs,
+        and, where the model was also held out speaker by speaker, its official
+        and unseen-speaker accuracy at the same epochs and seed.
+    """
+    rows = {}
+    for label, group in official.groupby("label", sort=False):
+        row = group.sort_values("epochs").iloc[-1]
+        rows[label] = {"official split": f"{_mean_std(row)}, {row['epochs']} epochs",
+                       "s/epoch": f"{row['s_per_epoch']:.2f} ({row['precision']})",
+                       "diverged runs": f"{row['diverged']} of {row['runs']}"}
+    for label, row in same_epochs.iterrows():
+        rows.setdefault(label, {})["official → unseen speakers, same epochs and seed"] = (
+            f"{row['official split %']:.2f}% → {row['unseen speakers %']:.2f}% "
+            f"({row['epochs']:.0f} epochs" + (f"; {row['diverged folds']:.0f} diverged folds, "
+                                          f"{row['unseen, without diverged %']:.2f}% without them"
+                                          if row["diverged folds"] else "") + ")")
+    return pd.DataFrame.from_dict(rows, orient="index").fillna("")
+
+
 def write_digit_summary(rows, name="digits_summary"):
     """Write summary rows (``summarize_runs``) to ``results/<name>.csv``; return them as a DataFrame."""
     table = pd.DataFrame(rows)
@@ -345,7 +563,10 @@ def write_digit_summary(rows, name="digits_summary"):
 
 
 def plot_digit_curves(runs_by_label, title="Test accuracy per epoch", essay=None):
-    """Mean test accuracy per epoch (band: one std over seeds) of each configuration.
+    """Mean test accuracy per epoch of each configuration, with its spread over seeds.
+
+    Each model has its ``MODEL_COLOURS`` colour; the shaded band around a mean is
+    its lowest to highest run (named in the legend).
 
     Args:
         runs_by_label: dict label -> list of runs (``fit_digit_model``).
@@ -355,20 +576,35 @@ def plot_digit_curves(runs_by_label, title="Test accuracy per epoch", essay=None
     Returns:
         The matplotlib figure.
     """
-    fig, ax = plt.subplots(figsize=(9, 5))
+    fig, ax = plt.subplots(figsize=(10, 5), layout="constrained")
     for label, runs in runs_by_label.items():
         accuracy = 100 * np.array([run["test_accuracy"] for run in runs])
         epochs = np.arange(1, accuracy.shape[1] + 1)
-        line, = ax.plot(epochs, accuracy.mean(axis=0), label=f"{label} (mean of {len(runs)})")
-        ax.fill_between(epochs, accuracy.mean(axis=0) - accuracy.std(axis=0),
-                        accuracy.mean(axis=0) + accuracy.std(axis=0), alpha=0.2,
-                        color=line.get_color())
+        colour = MODEL_COLOURS.get(label)
+        seeds = f"{len(runs)} seed" + ("s" if len(runs) > 1 else "")
+        ax.plot(epochs, accuracy.mean(axis=0), color=colour, label=f"{label}: mean of {seeds}")
+        if len(runs) > 1:
+            ax.fill_between(epochs, accuracy.min(axis=0), accuracy.max(axis=0), alpha=0.15,
+                            color=colour, label=f"{label}: lowest to highest seed")
     for label, points in (essay or {}).items():
-        ax.plot(list(points), list(points.values()), "o--", label=f"{label} (essay)")
+        ax.plot(list(points), list(points.values()), "o--", color=MODEL_COLOURS.get(label),
+                markeredgecolor="black", label=f"{label}: the essay's single run")
     ax.set(title=title, xlabel="epoch", ylabel="test accuracy (%)")
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")
     return fig
+
+
+def plot_loso_accuracy(table):
+    """Bars of held-out-speaker accuracy: ``table`` speakers x models (percent, ``mean`` row dropped)."""
+    bars = table.drop(index="mean", errors="ignore")
+    ax = bars.plot.bar(figsize=(13, 4.5), rot=0,
+                       color=[MODEL_COLOURS.get(label, "grey") for label in bars.columns])
+    ax.set(title="Leave one speaker out: accuracy on the held-out speaker",
+           xlabel="held-out speaker", ylabel="test accuracy (%)", ylim=(0, 100))
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")
+    ax.figure.tight_layout()
+    return ax.figure
 
 
 def plot_confusion(matrix, title="Confusion matrix"):

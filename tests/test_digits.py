@@ -5,6 +5,7 @@ import os
 from functools import partial
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import data_generator
@@ -265,3 +266,98 @@ def test_fit_rejects_bad_input(digits):
     train, test = data_generator.official_split(digits)
     with pytest.raises(ValueError, match="epochs"):
         digit_experiments.fit_digit_model(sample_models.essay_cnn, train, test, epochs=0)
+
+
+def _fake_run(accuracy, loss=(2.0, 1.0), predictions=(0, 1, 2), seed=0, epochs=None, **extra):
+    """A run dict with the fields the summaries read; ``accuracy`` per epoch, as fractions."""
+    epochs = epochs or len(accuracy)
+    return {"model": "m", "params": 1, "seed": seed, "epochs": epochs, "learning_rate": 1e-3,
+            "cosine": False, "batch_size": 32, "precision": "float32", "train_size": 9,
+            "test_size": 300, "machine": "cpu", "cpu_count": 2, "cpus_used": 2,
+            "loss": list(loss), "test_accuracy": list(accuracy), "seconds": [2.0] * epochs,
+            "predictions": np.array(predictions), **extra}
+
+
+def test_divergence_names_blow_ups_non_finite_losses_and_one_class_runs():
+    assert digit_experiments.divergence(_fake_run([0.9])) is None
+    assert digit_experiments.divergence(_fake_run([0.1], loss=(2.0, 7.6e5))) == (
+        "training loss blew up to 7.6e+05 in epoch 2")
+    assert digit_experiments.divergence(_fake_run([0.1], loss=(2.0, np.nan))) == (
+        "training loss not finite in epoch 2")
+    assert digit_experiments.divergence(_fake_run([0.1], predictions=(7, 7, 7))) == (
+        "predicts '7' for every test recording")
+    runs = {"good": [_fake_run([0.9])],
+            "bad": {"lucas": _fake_run([0.1], predictions=(3, 3), held_out="lucas")}}
+    table = digit_experiments.diverged_runs(runs)
+    assert table[["label", "held_out", "accuracy"]].values.tolist() == [["bad", "lucas", 10.0]]
+    row = digit_experiments.summarize_runs([_fake_run([0.9]), _fake_run([0.1], predictions=(1, 1))], "x")
+    assert row["diverged"] == 1 and row["accuracy_mean"] == pytest.approx(50.0)
+
+
+def test_official_against_unseen_at_the_same_epochs():
+    official = {"cnn": _fake_run([0.5, 0.9], seed=1)}
+    loso = {"cnn": {"a": _fake_run([0.6, 0.7], seed=1),
+                    "b": _fake_run([0.1, 0.1], seed=1, predictions=(4, 4))}}
+    table = digit_experiments.official_vs_unseen(official, loso)
+    row = table.loc["cnn"]
+    assert row["official split %"] == pytest.approx(90) and row["unseen speakers %"] == pytest.approx(40)
+    assert row["diverged folds"] == 1 and row["unseen, without diverged %"] == pytest.approx(70)
+    assert row["cost (points)"] == pytest.approx(50)
+    with pytest.raises(ValueError, match="differ in epochs or seed"):
+        digit_experiments.official_vs_unseen({"cnn": _fake_run([0.9], seed=1)}, loso)
+    summary = pd.DataFrame([{**digit_experiments.summarize_runs([official["cnn"]], "official"),
+                             "label": "cnn"}])
+    results = digit_experiments.results_table(summary, table)
+    assert results.loc["cnn", "diverged runs"] == "0 of 1"
+    assert "90.00% → 40.00% (2 epochs; 1 diverged folds, 70.00% without them)" in (
+        results.loc["cnn", "official → unseen speakers, same epochs and seed"])
+
+
+def test_essay_verdicts_read_the_claims_against_the_seeds():
+    reported = {("essay CNN", 10): (94.67, 125), ("essay CNN", 16): (96.67, 201),
+                ("essay CNN", 24): (96.00, 298), ("essay RNN", 10): (29.00, 71),
+                ("essay RNN", 16): (87.00, 110), ("essay RNN", 24): (90.67, 165)}
+    cnn = [_fake_run([0.95, 0.97, 0.975], seed=s) for s in range(2)]
+    cnn[1]["test_accuracy"] = [0.95, 0.98, 0.965]
+    rnn = [_fake_run([0.80, 0.90, 0.92], seed=s) for s in range(2)]
+    speed = pd.DataFrame({"s/epoch float32": {"essay CNN": 6.0, "essay RNN": 3.0}})
+    table = digit_experiments.essay_verdicts({"essay CNN": cnn, "essay RNN": rnn}, speed, reported,
+                                             epochs=(1, 2, 3))
+    verdicts = dict(zip(table["claim"], table["verdict"]))
+    assert verdicts["the CNN is more accurate than the RNN (24 epochs)"].startswith("holds: 5.00 points")
+    assert verdicts["the RNN trains faster per epoch"] == (
+        "holds in float32: the essay RNN takes 0.50 times the essay CNN's time")
+    assert verdicts["the CNN overfits after 16 epochs (its accuracy falls by 24)"].startswith(
+        "not supported: a change of -0.50 points")
+    assert "falls in 1 of 2 seeds" in table["this run"][2]
+    assert verdicts["the RNN needs a long warm-up (29% after 10 epochs)"].startswith("not reproduced")
+    assert "(2 of 300 recordings)" in table["the essay (one run)"][2]
+
+
+def test_speed_by_precision_and_official_runs_like_the_held_out_ones(digits):
+    data = digits.subset(np.isin(digits.speakers, ["jackson", "lucas"]) & (digits.takes < 8))
+    factory = partial(sample_models.digit_cnn, filters=(8, 16))
+    train, test = data_generator.official_split(data)
+    speed = digit_experiments.speed_by_precision({"small CNN": factory}, train, test, 2, ("float32",))
+    assert list(speed.columns) == ["s/epoch float32"] and speed.loc["small CNN"].item() > 0
+    specs = {"small CNN": (factory, data, "small", 2, "float32", {"learning_rate": 3e-3, "cosine": True})}
+    runs = digit_experiments.official_runs_like(specs, seed=4, train_subset=2)
+    run = runs["small CNN"]
+    assert run["epochs"] == 2 and run["seed"] == 4 and run["cosine"] and run["learning_rate"] == 3e-3
+    assert run["train_size"] == len(train.subset(slice(None, None, 2))) and run["test_size"] == len(test)
+
+
+def test_plots_keep_one_colour_per_model_and_name_the_bands():
+    runs = {"essay CNN": [_fake_run([0.5, 0.9]), _fake_run([0.6, 0.8], seed=1)],
+            "our RNN": [_fake_run([0.7, 0.95])]}
+    figure = digit_experiments.plot_digit_curves(runs, essay={"essay CNN": {1: 55.0, 2: 85.0}})
+    labels = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
+    assert labels == ["essay CNN: mean of 2 seeds", "essay CNN: lowest to highest seed",
+                      "our RNN: mean of 1 seed", "essay CNN: the essay's single run"]
+    colours = [line.get_color() for line in figure.axes[0].get_lines()]
+    assert colours == [digit_experiments.MODEL_COLOURS[k] for k in ("essay CNN", "our RNN", "essay CNN")]
+    table = pd.DataFrame({"our RNN": {"a": 90.0, "mean": 90.0}, "essay CNN": {"a": 80.0, "mean": 80.0}})
+    bars = digit_experiments.plot_loso_accuracy(table).axes[0]
+    import matplotlib.colors
+    assert [matplotlib.colors.to_hex(patch.get_facecolor()) for patch in bars.patches] == [
+        digit_experiments.MODEL_COLOURS["our RNN"], digit_experiments.MODEL_COLOURS["essay CNN"]]
