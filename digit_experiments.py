@@ -449,8 +449,13 @@ def official_vs_unseen(official_runs, loso):
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
+def _count(number, noun):
+    """``'1 seed'``, ``'5 seeds'``."""
+    return f"{number:.0f} {noun}" + ("" if number == 1 else "s")
+
+
 def _mean_std(row):
-    return f"{row['accuracy_mean']:.2f} ± {row['accuracy_std']:.2f}% ({row['runs']} seeds)"
+    return f"{row['accuracy_mean']:.2f} ± {row['accuracy_std']:.2f}% ({_count(row['runs'], 'seed')})"
 
 
 def essay_verdicts(essay_runs, speed, reported, epochs=(10, 16, 24)):
@@ -504,13 +509,16 @@ def essay_verdicts(essay_runs, speed, reported, epochs=(10, 16, 24)):
     change = cnn[24]["accuracy_mean"] - cnn[16]["accuracy_mean"]
     essay_drop = reported["essay CNN", 16][0] - reported["essay CNN", 24][0]
     rows.append({
-        "claim": "the CNN overfits after 16 epochs (its accuracy falls by 24)",
+        "claim": "the CNN overfits after 16 epochs (less accurate at 24)",
         "the essay (one run)": f"{reported['essay CNN', 16][0]:.2f}% → {reported['essay CNN', 24][0]:.2f}%"
                                f" ({essay_drop * test_size / 100:.0f} of {test_size} recordings)",
         "this run": f"{cnn[16]['accuracy_mean']:.2f}% → {cnn[24]['accuracy_mean']:.2f}% (mean); "
-                    f"falls in {fell} of {cnn[24]['runs']} seeds",
-        "verdict": ("holds: the mean falls by more than the seeds' spread"
+                    f"falls in {fell} of {_count(cnn[24]['runs'], 'seed')}",
+        "verdict": (f"holds: the mean falls by {-change:.2f} points, more than the seeds' "
+                    f"spread ({cnn[24]['accuracy_std']:.2f})"
                     if -change > cnn[24]["accuracy_std"] else
+                    f"contradicted: the mean rises by {change:.2f} points from 16 to 24 epochs"
+                    if change > cnn[24]["accuracy_std"] else
                     f"not supported: a change of {change:+.2f} points, within the seeds' spread "
                     f"({cnn[24]['accuracy_std']:.2f}); one run cannot tell overfitting from noise")})
     warm = rnn[10]["accuracy_min"] > 2 * reported["essay RNN", 10][0]
@@ -542,13 +550,13 @@ def results_table(official, same_epochs):
     rows = {}
     for label, group in official.groupby("label", sort=False):
         row = group.sort_values("epochs").iloc[-1]
-        rows[label] = {"official split": f"{_mean_std(row)}, {row['epochs']} epochs",
+        rows[label] = {"official split": f"{_mean_std(row)}, {_count(row['epochs'], 'epoch')}",
                        "s/epoch": f"{row['s_per_epoch']:.2f} ({row['precision']})",
                        "diverged runs": f"{row['diverged']} of {row['runs']}"}
     for label, row in same_epochs.iterrows():
         rows.setdefault(label, {})["official → unseen speakers, same epochs and seed"] = (
             f"{row['official split %']:.2f}% → {row['unseen speakers %']:.2f}% "
-            f"({row['epochs']:.0f} epochs" + (f"; {row['diverged folds']:.0f} diverged folds, "
+            f"({_count(row['epochs'], 'epoch')}" + (f"; {row['diverged folds']:.0f} diverged folds, "
                                           f"{row['unseen, without diverged %']:.2f}% without them"
                                           if row["diverged folds"] else "") + ")")
     return pd.DataFrame.from_dict(rows, orient="index").fillna("")

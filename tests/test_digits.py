@@ -327,11 +327,20 @@ def test_essay_verdicts_read_the_claims_against_the_seeds():
     assert verdicts["the CNN is more accurate than the RNN (24 epochs)"].startswith("holds: 5.00 points")
     assert verdicts["the RNN trains faster per epoch"] == (
         "holds in float32: the essay RNN takes 0.50 times the essay CNN's time")
-    assert verdicts["the CNN overfits after 16 epochs (its accuracy falls by 24)"].startswith(
+    assert verdicts["the CNN overfits after 16 epochs (less accurate at 24)"].startswith(
         "not supported: a change of -0.50 points")
     assert "falls in 1 of 2 seeds" in table["this run"][2]
     assert verdicts["the RNN needs a long warm-up (29% after 10 epochs)"].startswith("not reproduced")
     assert "(2 of 300 recordings)" in table["the essay (one run)"][2]
+
+    # one seed whose accuracy keeps rising: the claim is contradicted, and counts are singular
+    table = digit_experiments.essay_verdicts(
+        {"essay CNN": [_fake_run([0.20, 0.30, 0.40])], "essay RNN": rnn[:1]}, speed, reported,
+        epochs=(1, 2, 3))
+    verdicts = dict(zip(table["claim"], table["verdict"]))
+    assert verdicts["the CNN overfits after 16 epochs (less accurate at 24)"] == (
+        "contradicted: the mean rises by 10.00 points from 16 to 24 epochs")
+    assert "falls in 0 of 1 seed" in table["this run"][2] and "(1 seed)" in table["this run"][0]
 
 
 def test_speed_by_precision_and_official_runs_like_the_held_out_ones(digits):
