@@ -223,20 +223,28 @@ def divergence(run):
     return None
 
 
-def diverged_runs(runs_by_label):
-    """Every diverged run of ``{label: runs}`` (a list, or a dict speaker -> run), one row each.
+def diverged_runs(experiments):
+    """Every diverged run, one row each.
 
-    Returns a DataFrame with ``label``, ``seed``, ``held_out`` (speaker or empty),
-    ``why`` (``divergence``) and ``accuracy`` (last epoch, percent).
+    Args:
+        experiments: ``{experiment: {label: runs}}``, e.g. ``{"official split":
+            {...}, "unseen speakers": {...}}``; ``runs`` is a list, or a dict
+            speaker -> run. The same label may appear in several experiments.
+
+    Returns a DataFrame with ``experiment``, ``label``, ``seed``, ``held_out``
+    (speaker or empty), ``why`` (``divergence``) and ``accuracy`` (last epoch, percent).
     """
     rows = []
-    for label, runs in runs_by_label.items():
-        for run in (runs.values() if isinstance(runs, dict) else runs):
-            why = divergence(run)
-            if why:
-                rows.append({"label": label, "seed": run["seed"], "held_out": run.get("held_out", ""),
-                             "why": why, "accuracy": 100 * run["test_accuracy"][-1]})
-    return pd.DataFrame(rows, columns=["label", "seed", "held_out", "why", "accuracy"])
+    for experiment, runs_by_label in experiments.items():
+        for label, runs in runs_by_label.items():
+            for run in (runs.values() if isinstance(runs, dict) else runs):
+                why = divergence(run)
+                if why:
+                    rows.append({"experiment": experiment, "label": label, "seed": run["seed"],
+                                 "held_out": run.get("held_out", ""), "why": why,
+                                 "accuracy": 100 * run["test_accuracy"][-1]})
+    return pd.DataFrame(rows, columns=["experiment", "label", "seed", "held_out", "why",
+                                       "accuracy"])
 
 
 def summarize_runs(runs, experiment, epochs=None, target=None):

@@ -286,10 +286,13 @@ def test_divergence_names_blow_ups_non_finite_losses_and_one_class_runs():
         "training loss not finite in epoch 2")
     assert digit_experiments.divergence(_fake_run([0.1], predictions=(7, 7, 7))) == (
         "predicts '7' for every test recording")
-    runs = {"good": [_fake_run([0.9])],
-            "bad": {"lucas": _fake_run([0.1], predictions=(3, 3), held_out="lucas")}}
-    table = digit_experiments.diverged_runs(runs)
-    assert table[["label", "held_out", "accuracy"]].values.tolist() == [["bad", "lucas", 10.0]]
+    official = {"good": [_fake_run([0.9])], "m": [_fake_run([0.2], loss=(2.0, np.inf), seed=3)]}
+    unseen = {"good": {"theo": _fake_run([0.9], held_out="theo")},
+              "m": {"lucas": _fake_run([0.1], predictions=(3, 3), held_out="lucas")}}
+    table = digit_experiments.diverged_runs({"official split": official, "unseen speakers": unseen})
+    # the same label in two experiments: both of its diverged runs are named
+    assert table[["experiment", "label", "seed", "held_out", "accuracy"]].values.tolist() == [
+        ["official split", "m", 3, "", 20.0], ["unseen speakers", "m", 0, "lucas", 10.0]]
     row = digit_experiments.summarize_runs([_fake_run([0.9]), _fake_run([0.1], predictions=(1, 1))], "x")
     assert row["diverged"] == 1 and row["accuracy_mean"] == pytest.approx(50.0)
 
