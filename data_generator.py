@@ -11,6 +11,7 @@ spectrogram images (``DigitImages``), split officially or by speaker, optionally
 normalised per speaker, and served as ``ImageBatches``.
 """
 
+import ctypes
 import dataclasses
 import json
 import warnings
@@ -34,6 +35,26 @@ DIGITS_VALID_JSON = DATA_DIR / "digits" / "valid_corpus.json"
 # the end of every epoch, which stalls the next epoch's first step (README, "Speed"). Two
 # workers take Keras's enqueuer path instead: the same batches in the same order, no stall.
 KERAS_WORKERS = 2
+
+
+def keep_large_allocations_in_heap():
+    """Stop glibc from serving large blocks with mmap (Linux only; a no-op elsewhere).
+
+    Once ``fit`` has read batches through ``tf.data.Dataset.from_generator``, the
+    XLA train step's buffers (tens of MB per step) come from fresh mmaps that are
+    unmapped after every step, so each step faults its memory in again: measured on
+    Model 4 at 1.47 million page faults per 30 steps and 1.7x the step time
+    (``benchmarks/speed.py``, README "Speed"). Keeping such blocks in the heap lets
+    malloc reuse them. Returns True where the setting was applied.
+    """
+    try:
+        libc = ctypes.CDLL(None)
+        return bool(libc.mallopt(-4, 0))  # M_MMAP_MAX = 0
+    except (OSError, AttributeError):
+        return False
+
+
+keep_large_allocations_in_heap()
 _memory_cache = {}  # cache file name -> list of feature arrays
 
 

@@ -1,6 +1,7 @@
 """data_generator.py: description files, feature caches, CTC batches, plots."""
 
 import json
+import sys
 
 import matplotlib
 import numpy as np
@@ -225,3 +226,10 @@ def test_visualisation_helpers(digit_corpus):
         assert ax.get_title() and ax.get_xlabel() == "time (s)" and ax.get_ylabel()
     assert figures[1].axes[0].get_ylabel() == "frequency (Hz)" and len(figures[1].axes) == 2
 
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt is Linux only")
+def test_large_allocations_stay_in_the_heap():
+    # mallopt returns 0 for a parameter glibc refuses; the README's Speed section
+    # depends on this setting for fit to run at the speed of the train step.
+    assert data_generator.keep_large_allocations_in_heap()
