@@ -55,6 +55,7 @@ def keep_large_allocations_in_heap():
 
 
 keep_large_allocations_in_heap()
+
 _memory_cache = {}  # cache file name -> list of feature arrays
 
 

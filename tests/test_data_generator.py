@@ -227,7 +227,6 @@ def test_visualisation_helpers(digit_corpus):
     assert figures[1].axes[0].get_ylabel() == "frequency (Hz)" and len(figures[1].axes) == 2
 
 
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt is Linux only")
 def test_large_allocations_stay_in_the_heap():
     # mallopt returns 0 for a parameter glibc refuses; the README's Speed section
