@@ -450,8 +450,10 @@ def _reuse(input_to_softmax, previous, weights_file):
     input_to_softmax.record = previous["record"]
     best, done = previous["best_epoch"], len(previous["loss"])
     how = f"stopped early ({previous['stopped']})" if previous.get("stopped") else "finished"
+    val_loss = previous["val_loss"][best - 1]
+    scored = "" if np.isnan(val_loss) else f" (validation loss {val_loss:.2f})"  # nan: no validation
     print(f"{input_to_softmax.name}: a run of {done} epochs with these settings has {how}; "
-          f"loaded its epoch {best} (validation loss {previous['val_loss'][best - 1]:.2f}) from "
+          f"loaded its epoch {best}{scored} from "
           f"{project_path(weights_file)} instead of training again (overwrite=True retrains).")
     return {key: previous[key] for key in ("loss", "val_loss", "seconds", "learning_rate")}
 

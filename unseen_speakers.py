@@ -34,8 +34,8 @@ def fold_corpus(speaker, train_size=1600, valid_size=320, fsdd_dir=None):
                               valid_size, hold_out=speaker)
 
 
-def _train_fold(factory, build_args, speaker, corpus, epochs, learning_rate, spectrogram, seed,
-                name, folders):
+def _train_fold(factory, build_args, speaker, corpus, epochs, learning_rate, minibatch_size,
+                spectrogram, seed, name, folders):
     """One fold, in a worker: train on ``corpus``'s training strings, score its validation ones."""
     import keras
 
@@ -46,10 +46,11 @@ def _train_fold(factory, build_args, speaker, corpus, epochs, learning_rate, spe
     from data_generator import AudioGenerator
 
     train_json, valid_json = corpus
-    data = AudioGenerator(train_json, None, spectrogram=spectrogram)
+    data = AudioGenerator(train_json, None, minibatch_size=minibatch_size, spectrogram=spectrogram)
     model = getattr(sample_models, factory)(**build_args)
     history = train_model(model, f"{name}.pickle", f"{name}.weights.h5", train_json, None,
-                          spectrogram=spectrogram, epochs=epochs, verbose=0,
+                          minibatch_size=minibatch_size, spectrogram=spectrogram, epochs=epochs,
+                          verbose=0,
                           optimizer=cosine_adam(learning_rate, epochs, data.steps_per_epoch),
                           jit_compile=False)
     scores = error_rates(load_trained_model(f"{name}.weights.h5"), valid_json)
@@ -60,8 +61,9 @@ def _train_fold(factory, build_args, speaker, corpus, epochs, learning_rate, spe
     return row
 
 
-def leave_one_speaker_out(factory, build_args, speakers, epochs, learning_rate, spectrogram=True,
-                          seed=0, results="", train_size=1600, valid_size=320, processes=None):
+def leave_one_speaker_out(factory, build_args, speakers, epochs, learning_rate, minibatch_size=20,
+                          spectrogram=True, seed=0, results="", train_size=1600, valid_size=320,
+                          processes=None):
     """Train and score one model per held-out speaker; their rows and the mean.
 
     Args:
@@ -69,6 +71,7 @@ def leave_one_speaker_out(factory, build_args, speakers, epochs, learning_rate, 
         build_args: its keyword arguments, ``input_dim`` included.
         speakers: the speakers to hold out in turn.
         epochs, learning_rate: training of every fold (Adam with a cosine decay).
+        minibatch_size: utterances per training step of every fold.
         spectrogram: spectrogram features if True, else MFCC.
         seed: seeds each fold's weights, batch order and dropout.
         results: prefix of the result names under ``results/`` (e.g. ``'quick/'``);
@@ -85,7 +88,8 @@ def leave_one_speaker_out(factory, build_args, speakers, epochs, learning_rate, 
     """
     folders = (plumbing.RESULTS_DIR, plumbing.CACHE_DIR)
     jobs = [(factory, build_args, speaker, fold_corpus(speaker, train_size, valid_size), epochs,
-             learning_rate, spectrogram, seed, f"{results}loso_{factory}_{speaker}", folders)
+             learning_rate, minibatch_size, spectrogram, seed,
+             f"{results}loso_{factory}_{speaker}", folders)
             for speaker in speakers]
     rows = run_in_workers(_train_fold, jobs, processes, f"{factory} LOSO", "speaker")
     table = pd.DataFrame(rows).set_index("speaker")

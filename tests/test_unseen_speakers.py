@@ -15,8 +15,8 @@ def test_a_fold_trains_on_five_speakers_and_is_scored_on_the_sixth(tmp_path, mon
 
     small = {"input_dim": 81, "filters": 16, "units": 8}
     table = unseen_speakers.leave_one_speaker_out("final_model", small, ["theo"], epochs=1,
-                                                  learning_rate=1e-3, train_size=24,
-                                                  valid_size=8, results="folds/")
+                                                  learning_rate=1e-3, minibatch_size=8,
+                                                  train_size=24, valid_size=8, results="folds/")
     assert list(table.index) == ["theo", "mean"]
     assert table.loc["theo", "utterances"] == 8
     for decoder in ("greedy", "beam", "beam + LM"):
@@ -27,9 +27,10 @@ def test_a_fold_trains_on_five_speakers_and_is_scored_on_the_sixth(tmp_path, mon
     with open(pickle_file, "rb") as stream:
         history = pickle.load(stream)
     assert len(history["loss"]) == 1 and history["record"]["valid_json"] is None
+    assert history["record"]["minibatch_size"] == 8  # the fold trained on the batches asked for
     written = pickle_file.stat().st_mtime_ns
     again = unseen_speakers.leave_one_speaker_out("final_model", small, ["theo"], epochs=1,
-                                                  learning_rate=1e-3, train_size=24,
-                                                  valid_size=8, results="folds/")
+                                                  learning_rate=1e-3, minibatch_size=8,
+                                                  train_size=24, valid_size=8, results="folds/")
     assert pickle_file.stat().st_mtime_ns == written  # a finished fold is reused, not retrained
     assert again.equals(table)

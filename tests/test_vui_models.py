@@ -269,6 +269,15 @@ def test_running_a_finished_training_call_again_keeps_its_results(digit_corpus, 
     assert len(fresh["loss"]) == 1 and read_pickle("tiny.pickle")["record"]["minibatch_size"] == 10
 
 
+def test_a_finished_run_without_validation_is_reused_with_a_clean_message(digit_corpus, capsys):
+    train_json, _ = digit_corpus  # as a leave-one-speaker-out fold trains: no validation set
+    train_tiny((train_json, None), epochs=1)
+    capsys.readouterr()
+    train_tiny((train_json, None), epochs=1)
+    out = capsys.readouterr().out
+    assert "has finished; loaded its epoch 1 from" in out and "nan" not in out, out
+
+
 def test_a_deleted_run_trains_afresh_not_from_its_left_over_checkpoint(digit_corpus):
     """Deleting a run's history and weights (by hand, or a folder emptied) leaves its
     checkpoint behind; Keras would restore it and train nothing."""
