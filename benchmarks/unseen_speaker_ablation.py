@@ -1,13 +1,15 @@
 """What each speaker-robustness change does on held-out voices; prints a table, asserts nothing.
 
     python benchmarks/unseen_speaker_ablation.py [--speakers nicolas george] [--epochs 8]
+        [--mfcc] [--batch 20] [--learning-rate 1e-3] [--variants NAME ...]
 
 Trains the final model once per variant on every ``--speakers`` fold (the five
 other FSDD speakers' digit strings, ``unseen_speakers.fold_corpus``) and scores
 it on the held-out speaker's strings and on the other speakers' validation
 strings of the default corpus (in-speaker), greedy and with beam search + LM.
 These are the design folds: the notebook's leave-one-speaker-out table reports
-all six speakers with the shipped design. Variants, each adding to the last:
+all six speakers with the shipped design. Variants, each of the first four
+adding to the one before:
 
 - ``corpus norm``: features normalised with the training set's mean and std,
   and the final model without padding masks (the project before this study);
@@ -15,6 +17,16 @@ all six speakers with the shipped design. Variants, each adding to the last:
 - ``+ masks``: padding masked (shipped: the final model as it is);
 - ``+ warp, SpecAugment``: training-time VTLP-like frequency warping (+/-20%) and
   one frequency band (up to 15 bins) and one time band (up to 10 frames) zeroed.
+
+The last two change the fold's training strings instead, for the model of ``+ masks``:
+
+- ``+ speed perturbation``: every training string resampled as if played 0.85 to
+  1.15 times as fast (tempo, pitch and formants move together, as for a shorter
+  or longer vocal tract);
+- ``+ speakers mixed``: each digit of a training string spoken by any of the
+  five speakers, not one speaker per string.
+
+The notebook's final model is ``--mfcc --batch 40 --learning-rate 1.41e-3``.
 """
 
 import argparse
@@ -35,7 +47,51 @@ import unseen_speakers  # noqa: E402
 
 PER_UTTERANCE = data_generator.normalize  # the library's own, before any job replaces it
 
-VARIANTS = ("corpus norm", "utterance norm", "+ masks", "+ warp, SpecAugment")
+VARIANTS = ("corpus norm", "utterance norm", "+ masks", "+ warp, SpecAugment",
+            "+ speed perturbation", "+ speakers mixed")
+SPEED_RANGE = (0.85, 1.15)
+
+
+def _speed_perturbed(synthesize):
+    """``synthesize`` (``prepare_data._synthesize_utterance``), its strings played faster or slower."""
+    import librosa
+
+    def perturbed(rng, clips, max_digits, speakers):
+        samples, digits, names = synthesize(rng, clips, max_digits, speakers)
+        speed = rng.uniform(*SPEED_RANGE)  # 8 kHz samples heard as 8 kHz * speed
+        samples = librosa.resample(samples, orig_sr=8000 * speed, target_sr=8000)
+        return np.clip(samples, -1, 1).astype(np.float32), digits, names
+    return perturbed
+
+
+class _MixedSpeakers(dict):
+    """FSDD clips by ``(speaker, digit)``; a look-up gives that digit's takes by all ``speakers``.
+
+    The clips of a split hold every FSDD speaker, the held-out one too: only the
+    fold's own ``speakers`` may be mixed in.
+    """
+
+    def __init__(self, clips, speakers):
+        super().__init__(clips)
+        self.speakers = set(speakers)
+
+    def __getitem__(self, key):
+        return [take for (speaker, digit), takes in self.items()
+                if digit == key[1] and speaker in self.speakers for take in takes]
+
+
+def _mixed_speakers(synthesize):
+    """``synthesize``, each digit a take of any of the string's allowed speakers."""
+    def mixed(rng, clips, max_digits, speakers):
+        return synthesize(rng, _MixedSpeakers(clips, speakers), max_digits, speakers)
+    return mixed
+
+
+CORPUS_VARIANTS = {"+ speed perturbation": _speed_perturbed, "+ speakers mixed": _mixed_speakers}
+
+
+def _slug(variant):
+    return variant.replace(" ", "_").replace(",", "").replace("+", "plus")
 
 
 def _augmented_final_model(input_dim, variant):
@@ -83,29 +139,40 @@ def _augmented_final_model(input_dim, variant):
     return variant_model
 
 
-def _run(variant, speaker, epochs, folders):
+def _run(variant, speaker, epochs, mfcc, batch, learning_rate, folders):
     plumbing.RESULTS_DIR, plumbing.CACHE_DIR = folders
     import data_generator
     import decoding
+    import prepare_data
     from train_utils import cosine_adam, train_model
 
     import keras
 
     keras.utils.set_random_seed(0)
     corpus = unseen_speakers.fold_corpus(speaker)
+    if variant in CORPUS_VARIANTS:  # training strings made another way, in a folder of their own
+        synthesize, data_dir = prepare_data._synthesize_utterance, plumbing.DATA_DIR
+        prepare_data._synthesize_utterance = CORPUS_VARIANTS[variant](synthesize)
+        plumbing.DATA_DIR = data_dir / f"ablation-{_slug(variant)}"
+        # its held-out strings are not used: every variant is scored on the same ones
+        corpus = unseen_speakers.fold_corpus(speaker)[0], corpus[1]
+        prepare_data._synthesize_utterance, plumbing.DATA_DIR = synthesize, data_dir
     # A worker runs several jobs: every job sets the normalisation it needs.
     normalize = PER_UTTERANCE
     if variant == "corpus norm":  # the statistics of the fold's training set, for every corpus
-        raw = data_generator.Featurizer(8000).corpus_features(
+        raw = data_generator.Featurizer(8000, spectrogram=not mfcc).corpus_features(
             [u["key"] for u in data_generator.load_description_file(corpus[0])])
         mean, std = np.concatenate(raw).mean(axis=0), np.concatenate(raw).std(axis=0)
         normalize = lambda features: ((features - mean) / (std + 1e-14)).astype(np.float32)  # noqa: E731
     data_generator.normalize = decoding.normalize = normalize
-    data = data_generator.AudioGenerator(corpus[0], None)
+    data = data_generator.AudioGenerator(corpus[0], None, spectrogram=not mfcc,
+                                         minibatch_size=batch)
     model = _augmented_final_model(data.input_dim, variant)
-    name = f"ablation/{variant.replace(' ', '_').replace(',', '').replace('+', 'plus')}_{speaker}"
+    features = "_mfcc" if mfcc else ""
+    name = f"ablation/{_slug(variant)}{features}_b{batch}_e{epochs}_{speaker}"
     train_model(model, f"{name}.pickle", f"{name}.weights.h5", corpus[0], None, epochs=epochs,
-                verbose=0, optimizer=cosine_adam(1e-3, epochs, data.steps_per_epoch),
+                spectrogram=not mfcc, minibatch_size=batch, verbose=0,
+                optimizer=cosine_adam(learning_rate, epochs, data.steps_per_epoch),
                 jit_compile=False)
     in_speaker = plumbing.RESULTS_DIR / f"{name}.in_speaker.json"
     default_valid = data_generator.DIGITS_VALID_JSON
@@ -125,11 +192,17 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--speakers", nargs="+", default=["nicolas", "george"])
     parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--mfcc", action="store_true", help="MFCC features (default: spectrogram)")
+    parser.add_argument("--batch", type=int, default=20, help="utterances per training step")
+    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=VARIANTS)
     args = parser.parse_args()
     folders = (plumbing.RESULTS_DIR, plumbing.CACHE_DIR)
-    jobs = [(variant, speaker, args.epochs, folders)
-            for variant in VARIANTS for speaker in args.speakers]
-    print(f"machine: {plumbing.machine_description()}; {len(jobs)} runs of {args.epochs} epochs")
+    jobs = [(variant, speaker, args.epochs, args.mfcc, args.batch, args.learning_rate, folders)
+            for variant in args.variants for speaker in args.speakers]
+    features = "MFCC" if args.mfcc else "spectrogram"
+    print(f"machine: {plumbing.machine_description()}; {len(jobs)} runs of {args.epochs} epochs, "
+          f"{features}, batches of {args.batch}, learning rate {args.learning_rate}")
     rows = plumbing.run_in_workers(_run, jobs, desc="ablation")
     table = pd.DataFrame(rows).set_index(["variant", "speaker"])
     mean = table.groupby(level="variant", sort=False).mean()

@@ -71,7 +71,8 @@ def trained_model(digit_corpus):
     keras.utils.set_random_seed(2)
     model = sample_models.final_model(81, filters=32, units=32)
     train_utils.train_model(model, "small.pickle", "small.weights.h5", *digit_corpus, epochs=1,
-                            verbose=0, optimizer=keras.optimizers.Adam(3e-3))
+                            verbose=0, optimizer=keras.optimizers.Adam(3e-3),
+                            jit_compile=False)  # as the notebook trains the final model
     return plumbing.RESULTS_DIR / "small.weights.h5"
 
 

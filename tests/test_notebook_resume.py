@@ -17,6 +17,9 @@ import plumbing
 
 NOTEBOOK = plumbing.PROJECT_DIR / "notebooks" / "vui_speech_recognition.ipynb"
 RESULTS = "quick/resume-test/"
+# The kernel writes under the project's results folder, not under the temporary
+# plumbing.RESULTS_DIR that conftest gives this test process.
+KERNEL_RESULTS = plumbing.PROJECT_DIR / "results" / RESULTS
 
 
 def cell(notebook, start):
@@ -47,9 +50,9 @@ def notebook(monkeypatch):
     assert 'RESULTS = "quick/" if QUICK else ""' in parameters.source
     parameters.source = parameters.source.replace('RESULTS = "quick/" if QUICK else ""',
                                                   f"RESULTS = {RESULTS!r}")
-    shutil.rmtree(plumbing.RESULTS_DIR / RESULTS, ignore_errors=True)
+    shutil.rmtree(KERNEL_RESULTS, ignore_errors=True)
     yield notebook
-    shutil.rmtree(plumbing.RESULTS_DIR / RESULTS, ignore_errors=True)
+    shutil.rmtree(KERNEL_RESULTS, ignore_errors=True)
 
 
 def test_after_a_restart_the_parameters_and_setup_cells_are_enough_to_go_on(notebook):

@@ -169,10 +169,12 @@ def test_ctc_training_overfits_a_tiny_batch(digit_corpus):
 
 
 def train_tiny(corpus, epochs=2, model=None, **kwargs):
+    """Train Model 0 (or ``model``) on ``corpus`` without XLA: these tests are about what
+    train_model keeps and reuses, and compiling would take most of their time."""
     keras.utils.set_random_seed(1)
     model = model or sample_models.simple_rnn_model(81)
     history = train_utils.train_model(model, "tiny.pickle", "tiny.weights.h5", *corpus,
-                                      epochs=epochs, verbose=0, **kwargs)
+                                      epochs=epochs, verbose=0, jit_compile=False, **kwargs)
     return model, history
 
 
@@ -242,7 +244,7 @@ def test_running_a_finished_training_call_again_keeps_its_results(digit_corpus, 
     kept_weights, kept_pickle = weights_file.read_bytes(), read_pickle("tiny.pickle")
     capsys.readouterr()
     again = train_utils.train_model(model, "tiny.pickle", "tiny.weights.h5", *digit_corpus,
-                                    epochs=2, verbose=0)  # the same cell run twice
+                                    epochs=2, verbose=0, jit_compile=False)  # the same cell twice
     assert "a run of 2 epochs with these settings has finished; loaded its epoch" in \
         capsys.readouterr().out
     assert again["loss"] == history["loss"] and read_pickle("tiny.pickle") == kept_pickle
