@@ -1,9 +1,9 @@
 """What each speaker-robustness change does on held-out voices; prints a table, asserts nothing.
 
     python benchmarks/unseen_speaker_ablation.py [--speakers nicolas george] [--epochs 8]
-        [--mfcc] [--batch 20] [--learning-rate 1e-3] [--variants NAME ...]
+        [--mfcc] [--batch 20] [--learning-rate 1e-3] [--seeds 0 1] [--variants NAME ...]
 
-Trains the final model once per variant on every ``--speakers`` fold (the five
+Trains the final model once per variant, seed and ``--speakers`` fold (the five
 other FSDD speakers' digit strings, ``unseen_speakers.fold_corpus``) and scores
 it on the held-out speaker's strings and on the other speakers' validation
 strings of the default corpus (in-speaker), greedy and with beam search + LM.
@@ -18,7 +18,7 @@ adding to the one before:
 - ``+ warp, SpecAugment``: training-time VTLP-like frequency warping (+/-20%) and
   one frequency band (up to 15 bins) and one time band (up to 10 frames) zeroed.
 
-The last two change the fold's training strings instead, for the model of ``+ masks``:
+Four more each change one thing of ``+ masks``. Two rebuild the fold's training strings:
 
 - ``+ speed perturbation``: every training string resampled as if played 0.85 to
   1.15 times as fast (tempo, pitch and formants move together, as for a shorter
@@ -26,7 +26,16 @@ The last two change the fold's training strings instead, for the model of ``+ ma
 - ``+ speakers mixed``: each digit of a training string spoken by any of the
   five speakers, not one speaker per string.
 
-The notebook's final model is ``--mfcc --batch 40 --learning-rate 1.41e-3``.
+Two change the model or its features:
+
+- ``+ dropout 0.4``: dropout 0.4 after each recurrent layer (0.2 shipped);
+- ``+ speaker norm``: each utterance normalised with the mean and standard deviation of
+  all the utterances of its speaker in the same corpus (the training speakers' own in
+  training, the held-out speaker's strings when scoring), not with its own.
+
+The notebook's final model is ``--mfcc --batch 40 --learning-rate 1.41e-3``. One seed per
+fold is not enough to rank changes: the same design's held-out WER can differ by several
+points between two seeds, so compare means over ``--seeds``.
 """
 
 import argparse
@@ -46,9 +55,10 @@ import plumbing  # noqa: E402
 import unseen_speakers  # noqa: E402
 
 PER_UTTERANCE = data_generator.normalize  # the library's own, before any job replaces it
+CORPUS_FEATURES = data_generator.Featurizer.corpus_features  # likewise
 
 VARIANTS = ("corpus norm", "utterance norm", "+ masks", "+ warp, SpecAugment",
-            "+ speed perturbation", "+ speakers mixed")
+            "+ speed perturbation", "+ speakers mixed", "+ dropout 0.4", "+ speaker norm")
 SPEED_RANGE = (0.85, 1.15)
 
 
@@ -90,6 +100,37 @@ def _mixed_speakers(synthesize):
 CORPUS_VARIANTS = {"+ speed perturbation": _speed_perturbed, "+ speakers mixed": _mixed_speakers}
 
 
+def _speaker_of_files(description_files):
+    """``{audio path: FSDD speaker}`` of digit-corpus description files (from their ``sources``)."""
+    speakers = {}
+    for path in description_files:
+        for line in Path(path).read_text().splitlines():
+            entry = json.loads(line)
+            speakers[str(Path(path).parent / entry["key"])] = entry["sources"][0].split("_")[1]
+    return speakers
+
+
+def _speaker_normalized(speaker_of):
+    """``Featurizer.corpus_features`` normalising each file with its speaker's statistics.
+
+    The statistics are those of all the files of that speaker in the same call
+    (one corpus), so a held-out voice is normalised with its own strings only.
+    """
+    def corpus_features(self, audio_paths):
+        features = CORPUS_FEATURES(self, audio_paths)
+        by_speaker = {}
+        for index, path in enumerate(audio_paths):
+            by_speaker.setdefault(speaker_of[str(path)], []).append(index)
+        normalized = list(features)
+        for indices in by_speaker.values():
+            frames = np.concatenate([features[i] for i in indices])
+            mean, std = frames.mean(axis=0), frames.std(axis=0) + 1e-3
+            for i in indices:
+                normalized[i] = ((features[i] - mean) / std).astype(np.float32)
+        return normalized
+    return corpus_features
+
+
 def _slug(variant):
     return variant.replace(" ", "_").replace(",", "").replace("+", "plus")
 
@@ -124,7 +165,7 @@ def _augmented_final_model(input_dim, variant):
             return (x * band(self.generator, batch, dims, 15)[:, None, :]
                     * band(self.generator, batch, frames, 10)[:, :, None])
 
-    model = sample_models.final_model(input_dim)
+    model = sample_models.final_model(input_dim, dropout=0.4 if variant == "+ dropout 0.4" else 0.2)
     inputs = keras.Input(shape=(None, input_dim), name="the_input")
     x = Augment()(inputs) if variant == "+ warp, SpecAugment" else inputs
     for layer in model.layers[1:]:
@@ -139,7 +180,7 @@ def _augmented_final_model(input_dim, variant):
     return variant_model
 
 
-def _run(variant, speaker, epochs, mfcc, batch, learning_rate, folders):
+def _run(variant, speaker, epochs, mfcc, batch, learning_rate, seed, folders):
     plumbing.RESULTS_DIR, plumbing.CACHE_DIR = folders
     import data_generator
     import decoding
@@ -148,7 +189,7 @@ def _run(variant, speaker, epochs, mfcc, batch, learning_rate, folders):
 
     import keras
 
-    keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(seed)
     corpus = unseen_speakers.fold_corpus(speaker)
     if variant in CORPUS_VARIANTS:  # training strings made another way, in a folder of their own
         synthesize, data_dir = prepare_data._synthesize_utterance, plumbing.DATA_DIR
@@ -157,30 +198,35 @@ def _run(variant, speaker, epochs, mfcc, batch, learning_rate, folders):
         # its held-out strings are not used: every variant is scored on the same ones
         corpus = unseen_speakers.fold_corpus(speaker)[0], corpus[1]
         prepare_data._synthesize_utterance, plumbing.DATA_DIR = synthesize, data_dir
+    features = "_mfcc" if mfcc else ""
+    name = f"ablation/{_slug(variant)}{features}_b{batch}_e{epochs}_s{seed}_{speaker}"
+    default_valid = data_generator.DIGITS_VALID_JSON
+    in_speaker = plumbing.RESULTS_DIR / f"{name}.in_speaker.json"
+    in_speaker.parent.mkdir(parents=True, exist_ok=True)
+    lines = [json.loads(line) for line in default_valid.read_text().splitlines()]
+    in_speaker.write_text("".join(
+        json.dumps({**line, "key": str(default_valid.parent / line["key"])}) + "\n"
+        for line in lines if not any(f"_{speaker}_" in source for source in line["sources"])))
     # A worker runs several jobs: every job sets the normalisation it needs.
-    normalize = PER_UTTERANCE
+    normalize, data_generator.Featurizer.corpus_features = PER_UTTERANCE, CORPUS_FEATURES
     if variant == "corpus norm":  # the statistics of the fold's training set, for every corpus
         raw = data_generator.Featurizer(8000, spectrogram=not mfcc).corpus_features(
             [u["key"] for u in data_generator.load_description_file(corpus[0])])
         mean, std = np.concatenate(raw).mean(axis=0), np.concatenate(raw).std(axis=0)
         normalize = lambda features: ((features - mean) / (std + 1e-14)).astype(np.float32)  # noqa: E731
+    elif variant == "+ speaker norm":
+        normalize = lambda features: features  # noqa: E731  (done per speaker below)
+        data_generator.Featurizer.corpus_features = _speaker_normalized(
+            _speaker_of_files([*corpus, in_speaker]))
     data_generator.normalize = decoding.normalize = normalize
     data = data_generator.AudioGenerator(corpus[0], None, spectrogram=not mfcc,
                                          minibatch_size=batch)
     model = _augmented_final_model(data.input_dim, variant)
-    features = "_mfcc" if mfcc else ""
-    name = f"ablation/{_slug(variant)}{features}_b{batch}_e{epochs}_{speaker}"
     train_model(model, f"{name}.pickle", f"{name}.weights.h5", corpus[0], None, epochs=epochs,
                 spectrogram=not mfcc, minibatch_size=batch, verbose=0,
                 optimizer=cosine_adam(learning_rate, epochs, data.steps_per_epoch),
                 jit_compile=False)
-    in_speaker = plumbing.RESULTS_DIR / f"{name}.in_speaker.json"
-    default_valid = data_generator.DIGITS_VALID_JSON
-    lines = [json.loads(line) for line in default_valid.read_text().splitlines()]
-    in_speaker.write_text("".join(
-        json.dumps({**line, "key": str(default_valid.parent / line["key"])}) + "\n"
-        for line in lines if not any(f"_{speaker}_" in source for source in line["sources"])))
-    row = {"variant": variant, "speaker": speaker}
+    row = {"variant": variant, "seed": seed, "speaker": speaker}
     for label, desc in (("held-out", corpus[1]), ("in-speaker", in_speaker)):
         scores = decoding.error_rates(model, desc)
         row[f"{label} WER % greedy"] = scores.loc["greedy", "WER %"]
@@ -195,20 +241,23 @@ def main():
     parser.add_argument("--mfcc", action="store_true", help="MFCC features (default: spectrogram)")
     parser.add_argument("--batch", type=int, default=20, help="utterances per training step")
     parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0],
+                        help="train every variant and fold once per seed")
     parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=VARIANTS)
     args = parser.parse_args()
     folders = (plumbing.RESULTS_DIR, plumbing.CACHE_DIR)
-    jobs = [(variant, speaker, args.epochs, args.mfcc, args.batch, args.learning_rate, folders)
-            for variant in args.variants for speaker in args.speakers]
+    jobs = [(variant, speaker, args.epochs, args.mfcc, args.batch, args.learning_rate, seed,
+             folders) for variant in args.variants for seed in args.seeds for speaker in args.speakers]
     features = "MFCC" if args.mfcc else "spectrogram"
     print(f"machine: {plumbing.machine_description()}; {len(jobs)} runs of {args.epochs} epochs, "
           f"{features}, batches of {args.batch}, learning rate {args.learning_rate}")
     rows = plumbing.run_in_workers(_run, jobs, desc="ablation")
-    table = pd.DataFrame(rows).set_index(["variant", "speaker"])
-    mean = table.groupby(level="variant", sort=False).mean()
+    table = pd.DataFrame(rows).set_index(["variant", "seed", "speaker"])
     print(table.round(2).to_string())
-    print("\nmean over the folds:")
-    print(mean.round(2).to_string())
+    print("\nmean over the folds, per seed:")
+    print(table.groupby(level=["variant", "seed"], sort=False).mean().round(2).to_string())
+    print(f"\nmean over the folds and seeds {args.seeds}:")
+    print(table.groupby(level="variant", sort=False).mean().round(2).to_string())
 
 
 if __name__ == "__main__":
