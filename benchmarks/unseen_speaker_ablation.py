@@ -18,7 +18,7 @@ adding to the one before:
 - ``+ warp, SpecAugment``: training-time VTLP-like frequency warping (+/-20%) and
   one frequency band (up to 15 bins) and one time band (up to 10 frames) zeroed.
 
-Four more each change one thing of ``+ masks``. Two rebuild the fold's training strings:
+Six more each change one thing of ``+ masks``. Two rebuild the fold's training strings:
 
 - ``+ speed perturbation``: every training string resampled as if played 0.85 to
   1.15 times as fast (tempo, pitch and formants move together, as for a shorter
@@ -26,9 +26,11 @@ Four more each change one thing of ``+ masks``. Two rebuild the fold's training 
 - ``+ speakers mixed``: each digit of a training string spoken by any of the
   five speakers, not one speaker per string.
 
-Two change the model or its features:
+Four change the model or its features:
 
 - ``+ dropout 0.4``: dropout 0.4 after each recurrent layer (0.2 shipped);
+- ``+ GRU units 64``: 64 units each way in each GRU layer (128 shipped);
+- ``+ one GRU layer``: one bidirectional GRU layer (two shipped);
 - ``+ speaker norm``: each utterance normalised with the mean and standard deviation of
   all the utterances of its speaker in the same corpus (the training speakers' own in
   training, the held-out speaker's strings when scoring), not with its own.
@@ -58,7 +60,10 @@ PER_UTTERANCE = data_generator.normalize  # the library's own, before any job re
 CORPUS_FEATURES = data_generator.Featurizer.corpus_features  # likewise
 
 VARIANTS = ("corpus norm", "utterance norm", "+ masks", "+ warp, SpecAugment",
-            "+ speed perturbation", "+ speakers mixed", "+ dropout 0.4", "+ speaker norm")
+            "+ speed perturbation", "+ speakers mixed", "+ dropout 0.4", "+ GRU units 64",
+            "+ one GRU layer", "+ speaker norm")
+MODEL_VARIANTS = {"+ dropout 0.4": {"dropout": 0.4}, "+ GRU units 64": {"units": 64},
+                  "+ one GRU layer": {"recur_layers": 1}}  # final_model arguments
 SPEED_RANGE = (0.85, 1.15)
 
 
@@ -165,7 +170,7 @@ def _augmented_final_model(input_dim, variant):
             return (x * band(self.generator, batch, dims, 15)[:, None, :]
                     * band(self.generator, batch, frames, 10)[:, :, None])
 
-    model = sample_models.final_model(input_dim, dropout=0.4 if variant == "+ dropout 0.4" else 0.2)
+    model = sample_models.final_model(input_dim, **MODEL_VARIANTS.get(variant, {}))
     inputs = keras.Input(shape=(None, input_dim), name="the_input")
     x = Augment()(inputs) if variant == "+ warp, SpecAugment" else inputs
     for layer in model.layers[1:]:
