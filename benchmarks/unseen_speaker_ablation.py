@@ -53,6 +53,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 import data_generator  # noqa: E402
+import fsdd  # noqa: E402
 import plumbing  # noqa: E402
 import unseen_speakers  # noqa: E402
 
@@ -111,7 +112,8 @@ def _speaker_of_files(description_files):
     for path in description_files:
         for line in Path(path).read_text().splitlines():
             entry = json.loads(line)
-            speakers[str(Path(path).parent / entry["key"])] = entry["sources"][0].split("_")[1]
+            speaker = fsdd.parse_fsdd_name(entry["sources"][0])[1]
+            speakers[str(Path(path).parent / entry["key"])] = speaker
     return speakers
 
 
