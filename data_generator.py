@@ -1,18 +1,14 @@
-"""The data stage of both tracks: corpora in, batches out.
+"""The data stage of the VUI track: corpora in, batches out.
 
-VUI track: ``AudioGenerator`` loads a training and a validation corpus
-(description files), computes their features once (cached in memory and on
-disk), normalises them with statistics of the training set and serves them as
-Keras ``PyDataset`` batches for CTC, bucketed by length (``CTCBatches``); the
-plotting helpers show one utterance's audio and features.
-
-Digit track: ``load_digit_images`` draws the 3,000 FSDD recordings as cached
-spectrogram images (``DigitImages``), split officially or by speaker, optionally
-normalised per speaker, and served as ``ImageBatches``.
+``AudioGenerator`` loads a training and a validation corpus (description files),
+computes their features once (cached in memory and on disk), normalises each
+utterance with its own statistics and serves them as Keras ``PyDataset``
+batches for CTC, bucketed by length (``CTCBatches``); the plotting helpers show
+one utterance's audio and features. The digit track's data stage is
+``digit_images.py``.
 """
 
 import ctypes
-import dataclasses
 import json
 import warnings
 from pathlib import Path
@@ -22,11 +18,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import soundfile
 
-from fsdd import check_fsdd, find_fsdd, fsdd_split, parse_fsdd_name
 from plumbing import (DATA_DIR, atomic_path, cache_file, ensure_writable, progress,
                       refuse_to_run_as_command)
 from utils import (load_audio, log_spectrogram, mfcc_features, normalize_transcript,
-                   spectrogram_dim, spectrogram_image, text_to_int_sequence)
+                   spectrogram_dim, text_to_int_sequence)
 
 DIGITS_TRAIN_JSON = DATA_DIR / "digits" / "train_corpus.json"
 DIGITS_VALID_JSON = DATA_DIR / "digits" / "valid_corpus.json"
@@ -70,7 +65,9 @@ def load_description_file(path, max_duration=10.0):
 
     Returns:
         A list of dicts with ``key`` (absolute path string), ``duration``
-        (seconds) and ``text`` (normalised transcript), in file order.
+        (seconds), ``text`` (normalised transcript) and ``style`` (the digit
+        corpus's ``paused`` or ``connected``; ``''`` where a corpus has none), in
+        file order.
 
     Raises:
         FileNotFoundError: the description file or listed audio files are missing.
@@ -106,7 +103,8 @@ def load_description_file(path, max_duration=10.0):
         audio = path.parent / key
         if not audio.is_file():
             missing.append(f"{audio} ({where})")
-        utterances.append({"key": str(audio), "duration": duration, "text": text})
+        utterances.append({"key": str(audio), "duration": duration, "text": text,
+                           "style": str(entry.get("style", ""))})
     if missing:
         raise FileNotFoundError(f"{len(missing)} audio files listed in {path} are missing, "
                                 f"e.g. {missing[:3]}. Rebuild the corpus with prepare_data.py.")
@@ -363,19 +361,73 @@ class AudioGenerator:
 # ------------------------------------------------------------------ visualisation
 
 def vis_train_features(index=0, train_json=DIGITS_TRAIN_JSON):
-    """One training utterance, ready to look at.
+    """One training utterance, ready to look at (its features computed for it alone).
 
     Returns:
         ``(text, raw_audio, mfcc, spectrogram, audio_path)``: the transcript, the
-        samples at the corpus rate, normalised MFCC ``(frames, 13)`` and
+        samples at the file's rate, normalised MFCC ``(frames, 13)`` and
         normalised spectrogram ``(frames, input_dim)`` features, and the path.
     """
-    spectrogram_data = AudioGenerator(train_json, valid_json=None, spectrogram=True)
-    mfcc_data = AudioGenerator(train_json, valid_json=None, spectrogram=False)
-    utterance = spectrogram_data.train[index]
-    raw_audio, _ = load_audio(utterance["key"])
-    return (utterance["text"], raw_audio, mfcc_data.train_features[index],
-            spectrogram_data.train_features[index], utterance["key"])
+    utterance = load_description_file(train_json)[index]
+    raw_audio, rate = load_audio(utterance["key"])
+    mfcc, spectrogram = (normalize(Featurizer(rate, spectrogram=kind)(utterance["key"]))
+                         for kind in (False, True))
+    return utterance["text"], raw_audio, mfcc, spectrogram, utterance["key"]
+
+
+def corpus_summary(description_files):
+    """Strings, minutes of audio and mean duration of each set and style of a corpus.
+
+    Args:
+        description_files: ``{set name: description file}``.
+
+    Returns:
+        A DataFrame with one row per set and style: ``strings``, ``minutes`` and
+        ``s per string`` (seconds), ``words per string``.
+    """
+    import pandas as pd
+
+    rows = []
+    for name, path in description_files.items():
+        for utterance in load_description_file(path, max_duration=float("inf")):
+            rows.append({"set": name, "style": utterance["style"] or "all",
+                         "seconds": utterance["duration"],
+                         "words": len(utterance["text"].split())})
+    table = pd.DataFrame(rows).groupby(["set", "style"], sort=False).agg(
+        strings=("seconds", "size"), minutes=("seconds", "sum"),
+        seconds_per_string=("seconds", "mean"), words_per_string=("words", "mean"))
+    table["minutes"] /= 60
+    return table.rename(columns={"seconds_per_string": "s per string",
+                                 "words_per_string": "words per string"})
+
+
+def plot_style_examples(examples, rate, title):
+    """Waveforms and spectrograms of the same digits joined in each style, one row per style.
+
+    Args:
+        examples: ``{style: samples}`` (``digit_corpus.style_examples``).
+        rate: their sample rate in Hz.
+        title: the figure's title.
+
+    Returns:
+        The matplotlib figure; the time axes are shared, so the shorter string is
+        seen to be shorter.
+    """
+    longest = max(len(samples) for samples in examples.values()) / rate
+    fig, axes = plt.subplots(len(examples), 2, figsize=(14, 2.6 * len(examples)),
+                             sharex=True, layout="constrained")
+    for (style, samples), (wave, image) in zip(examples.items(), axes):
+        seconds = np.arange(len(samples)) / rate
+        wave.plot(seconds, samples, linewidth=0.6)
+        wave.set(title=f"{style}: waveform", ylabel="amplitude", xlim=(0, longest))
+        spectrum = log_spectrogram(samples, rate)
+        image.imshow(spectrum.T, origin="lower", aspect="auto", cmap="viridis",
+                     extent=(0, len(spectrum) / 100, 0, rate / 2000))
+        image.set(title=f"{style}: log spectrogram", ylabel="frequency (kHz)")
+    for ax in axes[-1]:
+        ax.set_xlabel("time (s)")
+    fig.suptitle(title)
+    return fig
 
 
 def plot_raw_audio(raw_audio, sample_rate, title="Audio signal"):
@@ -408,151 +460,6 @@ def plot_spectrogram_feature(features, max_freq=None, title="Normalised spectrog
 def plot_mfcc_feature(features, title="Normalised MFCC"):
     """MFCC ``(frames, coefficients)`` as an image: time across, coefficient up."""
     return _plot_features(features, title, "MFCC coefficient", features.shape[1])
-
-
-# ------------------------------------------------------------------ digit track
-
-
-@dataclasses.dataclass(frozen=True)
-class DigitImages:
-    """FSDD recordings as spectrogram images, with their labels and origins.
-
-    Attributes:
-        images: float32 ``(n, size, size)`` in [0, 1] (``normalize_speakers``
-            turns them into z-scores); row 0 is the highest frequency, columns
-            run forward in time over the whole recording.
-        labels: int64 ``(n,)`` spoken digit, 0-9.
-        speakers: str ``(n,)`` speaker name, one of ``fsdd.FSDD_SPEAKERS``.
-        takes: int64 ``(n,)`` take number, 0-49.
-        paths: str ``(n,)`` WAV file of each image.
-    """
-
-    images: np.ndarray
-    labels: np.ndarray
-    speakers: np.ndarray
-    takes: np.ndarray
-    paths: np.ndarray
-
-    def __len__(self):
-        return len(self.labels)
-
-    def subset(self, mask):
-        """The recordings selected by a boolean mask or index array, as a new ``DigitImages``."""
-        return DigitImages(*(getattr(self, f.name)[mask] for f in dataclasses.fields(self)))
-
-
-class ImageBatches(keras.utils.PyDataset):
-    """``(images, labels)`` batches of a ``DigitImages`` for ``Model.fit``.
-
-    Each item is ``(images, labels)``: float32 ``(batch, size, size)`` and int64
-    ``(batch,)``. With ``shuffle``, the images are drawn in a new random order
-    every epoch (seeded); without it, in their stored order.
-    """
-
-    def __init__(self, data, batch_size, shuffle, seed=0):
-        super().__init__(workers=KERAS_WORKERS)
-        self.images, self.labels = data.images, data.labels
-        self.batch_size, self.shuffle = batch_size, shuffle
-        self.rng = np.random.default_rng(seed)
-        self.order = np.arange(len(self.labels))
-        self.on_epoch_end()
-
-    def __len__(self):
-        return -(-len(self.labels) // self.batch_size)
-
-    def __getitem__(self, index):
-        members = self.order[index * self.batch_size:(index + 1) * self.batch_size]
-        return self.images[members], self.labels[members]
-
-    def on_epoch_end(self):
-        """Draw the next epoch's order (shuffled batches only)."""
-        if self.shuffle:
-            self.order = self.rng.permutation(len(self.labels))
-
-
-def load_digit_images(fsdd_dir=None, size=64, step=8, window=32, top_db=80.0, mel=False,
-                      trim_db=None):
-    """All 3,000 FSDD recordings as spectrogram images (see ``spectrogram_image``).
-
-    The defaults make the essay's images (linear frequency, whole recording); the
-    digit notebook's runs on unseen speakers also use ``mel=True, trim_db=30``.
-
-    Computed once and cached in ``plumbing.CACHE_DIR`` under a name made from the settings
-    and the recordings' paths, sizes and times, so later calls only read a file.
-
-    Args:
-        fsdd_dir: FSDD's recordings folder; default ``fsdd.find_fsdd()``.
-        size, step, window, top_db, mel, trim_db: image settings (pixels, ms, ms,
-            dB, bool, dB); see ``spectrogram_image``.
-
-    Returns:
-        A ``DigitImages`` of 3,000 recordings in file-name order.
-    """
-    paths = check_fsdd(find_fsdd() if fsdd_dir is None else fsdd_dir)
-    settings = {"size": size, "step": step, "window": window, "top_db": float(top_db)}
-    if mel or trim_db is not None:  # the essay images keep their cache name
-        settings.update(mel=bool(mel), trim_db=None if trim_db is None else float(trim_db))
-    stored_at = cache_file("fsdd-images", settings, paths)
-    names = [parse_fsdd_name(path.name) for path in paths]
-    if stored_at.is_file():
-        with np.load(stored_at) as stored:
-            images = stored["images"]
-    else:
-        ensure_writable(stored_at.parent)
-        images = np.stack([spectrogram_image(*load_audio(path), **settings)
-                           for path in progress(paths, desc="FSDD images", unit="file")])
-        with atomic_path(stored_at) as partial:
-            np.savez(partial, images=images)
-    return DigitImages(images=images,
-                       labels=np.array([digit for digit, _, _ in names]),
-                       speakers=np.array([speaker for _, speaker, _ in names]),
-                       takes=np.array([take for _, _, take in names]),
-                       paths=np.array([str(path) for path in paths]))
-
-
-def official_split(data):
-    """FSDD's official split: ``(train, test)``, takes 5-49 (2,700) and takes 0-4 (300)."""
-    is_test = np.array([fsdd_split(int(take)) == "valid" for take in data.takes])
-    return data.subset(~is_test), data.subset(is_test)
-
-
-def speaker_split(data, speaker):
-    """Leave one speaker out: ``(train, test)``, every other speaker's recordings and ``speaker``'s."""
-    if speaker not in set(data.speakers):
-        raise ValueError(f"unknown speaker {speaker!r}; the speakers are {sorted(set(data.speakers))}.")
-    held_out = data.speakers == speaker
-    return data.subset(~held_out), data.subset(held_out)
-
-
-def normalize_speakers(data, eps=1e-6):
-    """Per-speaker mean and variance normalisation of spectrogram images (speaker CMVN).
-
-    A voice and a microphone colour every recording of one speaker alike: some
-    frequency rows louder, some quieter, some more variable. For each speaker,
-    each frequency row is shifted and scaled to mean 0 and standard deviation 1
-    over all of that speaker's recordings and columns (time), as speech
-    recognisers normalise a new speaker's features with statistics of their own
-    speech. It uses each speaker's recordings, never their labels, so a speaker
-    held out of training is normalised from their own unlabelled audio alone.
-    Unlike subtracting each recording's own row means, it keeps what sets one
-    word apart from the speaker's other words.
-
-    Args:
-        data: ``DigitImages`` with images ``(n, rows, columns)``.
-        eps: added to each standard deviation (rows that never vary stay 0).
-
-    Returns:
-        A ``DigitImages`` with the same recordings; images float32
-        ``(n, rows, columns)`` of z-scores (no longer in [0, 1]).
-    """
-    images = np.empty_like(data.images)
-    for speaker in np.unique(data.speakers):
-        own = data.speakers == speaker
-        rows = data.images[own]
-        mean = rows.mean(axis=(0, 2), keepdims=True)
-        std = rows.std(axis=(0, 2), keepdims=True)
-        images[own] = (rows - mean) / (std + eps)
-    return dataclasses.replace(data, images=images)
 
 
 if __name__ == "__main__":

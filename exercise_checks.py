@@ -21,7 +21,7 @@ import keras
 import numpy as np
 
 import sample_models
-import train_utils
+import ctc
 from char_map import NUM_CLASSES
 from data_generator import pad_batch
 from plumbing import PROJECT_DIR, refuse_to_run_as_command, stderr_to_devnull
@@ -246,8 +246,8 @@ def _check_training(factory, build_args, title):
     """A few Adam steps with the CTC loss on a fixed batch must lower the loss."""
     keras.utils.set_random_seed(0)
     model = _build(factory, title, build_args)
-    trainable = train_utils.add_ctc_loss(model)
-    trainable.compile(loss={"ctc": train_utils.ctc_output_loss},
+    trainable = ctc.add_ctc_loss(model)
+    trainable.compile(loss={"ctc": ctc.ctc_output_loss},
                       optimizer=keras.optimizers.Adam(1e-3, clipnorm=5.0), jit_compile=False)
     rng = np.random.default_rng(0)
     frames = [FRAMES - 20 * i for i in range(len(TRANSCRIPTS))]

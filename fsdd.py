@@ -2,7 +2,7 @@
 
 FSDD holds 3,000 recordings of single spoken digits, ``<digit>_<speaker>_<take>.wav``
 (6 speakers, 50 takes of each digit, 8 kHz mono). Both tracks read it: the digit
-track as images (``data_generator.load_digit_images``), the VUI track as the
+track as images (``digit_images.load_digit_images``), the VUI track as the
 material of its digit-string corpus (``prepare_data.build_digit_corpus``).
 """
 

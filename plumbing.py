@@ -7,6 +7,7 @@ their inputs, what it records of the machine that timings were measured on, how
 TensorFlow starts without its C++ logs, and how long steps show their progress.
 """
 
+import argparse
 import contextlib
 import hashlib
 import json
@@ -56,18 +57,40 @@ def atomic_path(path):
     one rename; otherwise it is deleted and ``path`` keeps its old content. The
     temporary name is unique to the writer, so processes writing the same file at
     once (worker processes filling one cache) never take each other's file, and
-    it keeps the suffix (``x.npz`` -> ``x.<pid>-<random>.partial.npz``), which
-    ``np.savez`` needs.
+    it keeps the suffixes (``x.npz`` -> ``x.<pid>-<random>.partial.npz``,
+    ``m.weights.h5`` -> ``m.<pid>-<random>.partial.weights.h5``), which ``np.savez``
+    and Keras's ``save_weights`` need.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f"{path.stem}.{os.getpid()}-{secrets.token_hex(4)}.partial"
-                             f"{path.suffix}")
+    stem = path.name.split(".")[0] or path.name
+    partial = path.with_name(f"{stem}.{os.getpid()}-{secrets.token_hex(4)}.partial"
+                             f"{path.name[len(stem):]}")
     try:
         yield partial
         partial.replace(path)
     finally:
         partial.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def exclusive_lock(path):
+    """Hold an exclusive lock on the file ``path`` meanwhile; another holder waits for it.
+
+    Two processes building the same folder (two notebook kernels, a command and a
+    notebook) thus build one after the other instead of mixing their files. The
+    lock ends with the process, so a killed build leaves no stale lock behind.
+    """
+    import fcntl
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def extract_atomically(archive, target):
@@ -241,6 +264,28 @@ def stderr_to_devnull():
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+
+
+class CommandParser(argparse.ArgumentParser):
+    """``argparse`` for the project's commands: a bad argument ends in one line and status 2.
+
+    argparse itself prints the whole usage before its error; here the error line
+    names the argument and points at ``--help``.
+    """
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def positive_int(text):
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is below 1")
+    return value
 
 
 def refuse_to_run_as_command(module):

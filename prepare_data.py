@@ -1,16 +1,19 @@
-"""Fetch, check and build the project's corpora.
+"""Fetch, check and build the project's corpora (a command).
 
     python prepare_data.py fsdd [--source DIR] [--out DIR]
-    python prepare_data.py digits [--fsdd DIR] [--out DIR] [--hold-out SPEAKER] ...
-    python prepare_data.py librispeech [--source DIR] [--out DIR]
+    python prepare_data.py digits [--source DIR] [--out DIR] [--hold-out SPEAKER] ...
+    python prepare_data.py librispeech [--source DIR] [--out DIR] [--train SUBSET ...]
 
 ``fsdd`` finds the Free Spoken Digit Dataset (``--source``, else the environment
 variable ``FSDD_DIR``, else a copy already downloaded under ``--out``, else a
-download) and checks that its 3,000 recordings are all there and readable.
-``digits`` builds the default corpus of the VUI track: utterances of one to seven
-digits ("three one four") joined from FSDD recordings of one speaker.
-``librispeech`` writes description files for LibriSpeech's dev-clean (training)
-and test-clean (validation) subsets, reading the FLAC files where they lie.
+download) and checks that its 3,000 recordings are all there and intact.
+``digits`` builds the default corpus of the VUI track (``digit_corpus``): strings
+of one to seven digits ("three one four") joined from FSDD recordings of one
+speaker, paused or connected, in training, validation and test sets.
+``librispeech`` writes description files for LibriSpeech, reading the FLAC files
+where they lie: training on ``--train`` (default dev-clean, as in the original
+course; train-clean-100 for more), validation and test on test-clean's speakers
+split in two halves.
 
 Every corpus is described by JSON-lines description files, one object per
 utterance: ``key`` (audio path, relative to the description file's folder),
@@ -18,132 +21,29 @@ utterance: ``key`` (audio path, relative to the description file's folder),
 """
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
 
-import numpy as np
 import soundfile
 
-from fsdd import FSDD_SPEAKERS, check_fsdd, find_fsdd, fsdd_split, parse_fsdd_name
-from plumbing import (DATA_DIR, atomic_path, download_file, extract_atomically, progress,
-                      project_path)
-from utils import load_audio, normalize_transcript
-
-DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+from digit_corpus import build_digit_corpus, write_description_file
+from fsdd import FSDD_SPEAKERS, find_fsdd
+from plumbing import (DATA_DIR, CommandParser, download_file, extract_atomically,
+                      positive_int, progress)
+from utils import normalize_transcript
 
 LIBRISPEECH_URL = "https://www.openslr.org/resources/12/"
-LIBRISPEECH_SHA256 = {
+LIBRISPEECH_SHA256 = {  # of the archives <subset>.tar.gz at LIBRISPEECH_URL
     "dev-clean": "76f87d090650617fca0cac8f88b9416e0ebf80350acb97b343a85fa903728ab3",
+    "dev-other": "12661c48e8c3fe1de2c1caa4c3e135193bfb1811584f11f569dd12645aa84365",
     "test-clean": "39fde525e59672dc6d1551919b1478f724438a95aa55f874b576be21967e6c23",
+    "test-other": "d09c181bba5cf717b3dee7d4d592af11a3ee3a09e08ae025c5506f6ebe961c29",
+    "train-clean-100": "d4ddd1d5a6ab303066f14971d768ee43278a5f2a0aa43dc716b0e64ecbbbf6e2",
+    "train-clean-360": "146a56496217e96c14334a160df97fffedd6e0a04e66b9c5af0d40be3c792ecf",
+    "train-other-500": "ddb22f27f96ec163645d53215559df6aa36515f26e01dd70798188350adcb6d2",
 }
-LIBRISPEECH_SPLITS = {"train_corpus.json": "dev-clean", "valid_corpus.json": "test-clean"}
-
-
-# ------------------------------------------------------------ digit-string corpus
-
-def _synthesize_utterance(rng, clips, max_digits, speakers):
-    """Join 1..max_digits clips of one of ``speakers`` with pauses, gain and light noise.
-
-    Returns ``(samples, digits, source_names)``.
-    """
-    speaker = speakers[rng.integers(len(speakers))]
-    digits = rng.integers(0, 10, size=rng.integers(1, max_digits + 1))
-    rate = 8000
-    pieces, names = [np.zeros(int(rate * rng.uniform(0.02, 0.1)), np.float32)], []
-    for position, digit in enumerate(digits):
-        name, clip = clips[speaker, digit][rng.integers(len(clips[speaker, digit]))]
-        pieces.append(clip * 10 ** (rng.uniform(-2, 2) / 20))
-        last = position == len(digits) - 1
-        pause = rng.uniform(0.02, 0.1) if last else rng.uniform(0.04, 0.2)
-        pieces.append(np.zeros(int(rate * pause), np.float32))
-        names.append(name)
-    samples = np.concatenate(pieces)
-    peak = np.abs(samples).max()
-    samples *= min(10 ** (rng.uniform(-6, 6) / 20), 0.95 / peak)
-    speech_rms = np.sqrt(np.mean(samples ** 2))
-    noise_rms = speech_rms * 10 ** (-rng.uniform(25, 45) / 20)
-    samples += rng.normal(0, noise_rms, size=samples.shape).astype(np.float32)
-    return np.clip(samples, -1, 1), digits, names
-
-
-def build_digit_corpus(fsdd_dir, out_dir=DATA_DIR / "digits", train_size=1600,
-                       valid_size=320, max_digits=7, seed=0, hold_out=None):
-    """Build the digit-string corpus and its two description files.
-
-    Each utterance joins 1..``max_digits`` FSDD recordings of one speaker.
-    Training utterances use takes 5-49 only and validation utterances takes 0-4
-    only, so no recording is shared. With ``hold_out`` (a speaker's name) the
-    training utterances come from the five other speakers and the validation
-    utterances from that speaker alone: a test on a voice never heard in
-    training. The same arguments give the same bytes. Each line of a
-    description file also lists its FSDD ``sources``.
-
-    Returns:
-        ``(train_json, valid_json)`` paths. Nothing is rebuilt when ``out_dir``
-        already holds a complete corpus made with the same arguments.
-    """
-    if hold_out is not None and hold_out not in FSDD_SPEAKERS:
-        raise ValueError(f"hold_out must be one of FSDD's speakers {FSDD_SPEAKERS}, "
-                         f"not {hold_out!r}.")
-    out_dir = Path(out_dir)
-    recordings = check_fsdd(fsdd_dir)
-    settings = {"train_size": train_size, "valid_size": valid_size,
-                "max_digits": max_digits, "seed": seed, "version": 1}
-    if hold_out is not None:
-        settings["hold_out"] = hold_out
-    speakers = {"train": tuple(s for s in FSDD_SPEAKERS if s != hold_out),
-                "valid": (hold_out,) if hold_out else FSDD_SPEAKERS}
-    outputs = {"train": out_dir / "train_corpus.json", "valid": out_dir / "valid_corpus.json"}
-    if _corpus_up_to_date(out_dir / "build.json", settings, outputs.values()):
-        print(f"digit corpus in {project_path(out_dir)} is up to date")
-        return outputs["train"], outputs["valid"]
-
-    clips = {split: {} for split in outputs}
-    for path in recordings:
-        digit, speaker, take = parse_fsdd_name(path.name)
-        samples, _ = load_audio(path, sample_rate=8000)
-        clips[fsdd_split(take)].setdefault((speaker, digit), []).append((path.name, samples))
-
-    (out_dir / "build.json").unlink(missing_ok=True)
-    for index, (split, size) in enumerate((("train", train_size), ("valid", valid_size))):
-        rng = np.random.default_rng([seed, index])
-        (out_dir / split).mkdir(parents=True, exist_ok=True)
-        lines = []
-        for number in progress(range(size), desc=f"writing {split} utterances", unit="utt"):
-            samples, digits, names = _synthesize_utterance(rng, clips[split], max_digits,
-                                                           speakers[split])
-            key = f"{split}/{number:05d}.wav"
-            soundfile.write(out_dir / key, samples, 8000, subtype="PCM_16")
-            lines.append({"key": key, "duration": round(len(samples) / 8000, 4),
-                          "text": " ".join(DIGIT_WORDS[d] for d in digits), "sources": names})
-        write_description_file(outputs[split], lines)
-    (out_dir / "build.json").write_text(json.dumps(settings, indent=1) + "\n")
-    voices = f" (validation: {hold_out} only, never heard in training)" if hold_out else ""
-    print(f"wrote {train_size} training and {valid_size} validation utterances to "
-          f"{project_path(out_dir)}{voices}")
-    return outputs["train"], outputs["valid"]
-
-
-def _corpus_up_to_date(build_file, settings, description_files):
-    """True if ``build_file`` records ``settings`` and every listed audio file exists."""
-    if not build_file.is_file() or json.loads(build_file.read_text()) != settings:
-        return False
-    for description in description_files:
-        if not description.is_file():
-            return False
-        for line in description.read_text().splitlines():
-            if not (description.parent / json.loads(line)["key"]).is_file():
-                return False
-    return True
-
-
-def write_description_file(path, utterances):
-    """Write ``utterances`` (dicts with key, duration, text) as JSON lines, atomically."""
-    with atomic_path(path) as partial, open(partial, "w") as out:
-        for utterance in utterances:
-            out.write(json.dumps(utterance) + "\n")
+EVALUATION_SUBSET = "test-clean"  # its speakers split in two: validation and test
 
 
 # -------------------------------------------------------------------- LibriSpeech
@@ -181,8 +81,7 @@ def librispeech_utterances(subset_dir, description_dir):
     return utterances
 
 
-def download_librispeech(out_dir, subsets=tuple(LIBRISPEECH_SHA256), base_url=LIBRISPEECH_URL,
-                         sha256=LIBRISPEECH_SHA256):
+def download_librispeech(out_dir, subsets, base_url=LIBRISPEECH_URL, sha256=LIBRISPEECH_SHA256):
     """Download and unpack LibriSpeech subsets under ``out_dir/downloads``.
 
     Archives are checked against ``sha256`` and unpacked all or nothing
@@ -194,55 +93,86 @@ def download_librispeech(out_dir, subsets=tuple(LIBRISPEECH_SHA256), base_url=LI
         extracted = root / f"{subset}_extracted"
         if not (extracted / "LibriSpeech" / subset).is_dir():
             archive = download_file(f"{subset}.tar.gz", f"{base_url}{subset}.tar.gz", out_dir,
-                                sha256[subset])
+                                    sha256[subset])
             extract_atomically(archive, extracted)
     return root
 
 
-def build_librispeech_corpus(source=None, out_dir=DATA_DIR / "librispeech", **download_args):
-    """Write ``train_corpus.json`` (dev-clean) and ``valid_corpus.json`` (test-clean).
+def build_librispeech_corpus(source=None, out_dir=DATA_DIR / "librispeech", train=("dev-clean",),
+                            **download_args):
+    """Write LibriSpeech's description files: training, validation and test.
 
-    ``source`` is an extracted folder holding ``dev-clean/`` and/or ``test-clean/``
-    (or ``LibriSpeech/`` with them). Without it, both archives are downloaded.
-    A missing subset is reported and skipped; the other is still written.
+    ``train_corpus.json`` lists the ``train`` subsets (default dev-clean, the
+    original course's training set; ``train-clean-100`` holds 100 hours).
+    test-clean's speakers are split in two halves, alternately in order of their
+    number: the first half is ``valid_corpus.json`` (it picks the epoch kept),
+    the second ``test_corpus.json`` (it scores), so no speaker is in both.
+
+    Args:
+        source: an extracted folder holding the subsets (or ``LibriSpeech/`` with
+            them); ``None`` downloads the archives into ``out_dir/downloads``.
+        out_dir: where the description files go (keys are relative to it).
+        train: the training subsets, names of ``LIBRISPEECH_SHA256``.
 
     Returns:
-        The list of description files written or found up to date.
+        The list of description files written or found up to date. A missing
+        subset is reported and skipped; the others are still written.
+
+    Raises:
+        ValueError: an unknown subset name, or an extracted subset without utterances.
+        FileNotFoundError: none of the subsets was found.
     """
+    unknown = sorted(set(train) - set(LIBRISPEECH_SHA256))
+    if unknown:
+        raise ValueError(f"unknown LibriSpeech subset {unknown[0]!r}: choose from "
+                         f"{', '.join(LIBRISPEECH_SHA256)}.")
+    subsets = tuple(dict.fromkeys((*train, EVALUATION_SUBSET)))
     out_dir = Path(out_dir)
     if source is None:
-        root = download_librispeech(out_dir, **download_args)
-        subset_dirs = {s: root / f"{s}_extracted" / "LibriSpeech" / s for s in LIBRISPEECH_SHA256}
+        root = download_librispeech(out_dir, subsets, **download_args)
+        subset_dirs = {s: root / f"{s}_extracted" / "LibriSpeech" / s for s in subsets}
     else:
         source = Path(source)
         if (source / "LibriSpeech").is_dir():
             source = source / "LibriSpeech"
-        subset_dirs = {s: source / s for s in LIBRISPEECH_SHA256}
-    written, not_found = [], []
-    for name, subset in LIBRISPEECH_SPLITS.items():
-        subset_dir, description = subset_dirs[subset], out_dir / name
-        if not subset_dir.is_dir():
-            not_found.append(f"LibriSpeech {subset} not found at {subset_dir}: {name} not "
-                             f"written. Extract {subset}.tar.gz there or run without --source "
-                             "to download it.")
+        subset_dirs = {s: source / s for s in subsets}
+    found, not_found = {}, []
+    for subset in subsets:
+        if subset_dirs[subset].is_dir():
+            found[subset] = subset_dirs[subset]
+        else:
+            not_found.append(f"LibriSpeech {subset} not found at {subset_dirs[subset]}: "
+                             f"extract {subset}.tar.gz there or run without --source to "
+                             "download it.")
+    if not found:
+        raise FileNotFoundError(f"none of {', '.join(subsets)} found under {source}: extract "
+                                "them there, or run without --source to download them.")
+    outputs = {"train_corpus.json": [found[s] for s in train if s in found]}
+    if EVALUATION_SUBSET in found:
+        speakers = sorted((p.name for p in found[EVALUATION_SUBSET].iterdir() if p.is_dir()),
+                          key=lambda name: (len(name), name))
+        outputs["valid_corpus.json"] = [found[EVALUATION_SUBSET] / s for s in speakers[0::2]]
+        outputs["test_corpus.json"] = [found[EVALUATION_SUBSET] / s for s in speakers[1::2]]
+    written = []
+    for name, folders in outputs.items():
+        if not folders:
             continue
-        transcripts = list(subset_dir.glob("*/*/*.trans.txt"))
+        description = out_dir / name
+        transcripts = [path for folder in folders for path in folder.glob("**/*.trans.txt")]
         if description.is_file() and transcripts and description.stat().st_mtime >= max(
                 path.stat().st_mtime for path in transcripts):
             print(f"{description} is up to date")
         else:
-            utterances = librispeech_utterances(subset_dir, out_dir)
+            utterances = [u for folder in folders for u in librispeech_utterances(folder, out_dir)]
             if not utterances:
-                raise ValueError(f"{subset_dir} holds no utterances (no <speaker>/<chapter>/"
-                                 "*.trans.txt): the folder is incomplete. Delete it and extract "
-                                 f"{subset}.tar.gz again, or run without --source to download it.")
+                raise ValueError(f"{', '.join(map(str, folders))} holds no utterances (no "
+                                 "<speaker>/<chapter>/*.trans.txt): the folder is incomplete. "
+                                 "Delete it and extract the archive again, or run without "
+                                 "--source to download it.")
             write_description_file(description, utterances)
             hours = sum(u["duration"] for u in utterances) / 3600
             print(f"wrote {description}: {len(utterances)} utterances, {hours:.1f} h")
         written.append(description)
-    if not written:
-        raise FileNotFoundError(f"neither dev-clean nor test-clean found under {source}: "
-                                "extract them there, or run without --source to download them.")
     for message in not_found:
         print(message, file=sys.stderr)
     return written
@@ -253,32 +183,39 @@ def build_librispeech_corpus(source=None, out_dir=DATA_DIR / "librispeech", **do
 def main(argv=None):
     """Command-line entry point (see the module docstring); returns the exit status.
 
-    Bad input (a missing folder, a damaged file) prints one line naming it and
-    returns 2; only unexpected errors show a traceback.
+    Bad input (a missing folder, a damaged file, a size out of range) prints one
+    line naming it and returns 2.
     """
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[1],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = CommandParser(prog="prepare_data.py", description=__doc__.split("\n\n")[1],
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=CommandParser)
     fsdd = commands.add_parser("fsdd", help="find (or download) and check FSDD")
     fsdd.add_argument("--source", help="FSDD folder (default: $FSDD_DIR, else download)")
     fsdd.add_argument("--out", default=DATA_DIR / "fsdd", type=Path, help="download folder")
     digits = commands.add_parser("digits", help="build the digit-string corpus")
-    digits.add_argument("--fsdd", help="FSDD folder (default: $FSDD_DIR, else download)")
+    digits.add_argument("--source", help="FSDD folder (default: $FSDD_DIR, else download)")
     digits.add_argument("--out", type=Path,
                         help="corpus folder (default: data/digits, or data/digits-without-"
                              "SPEAKER with --hold-out)")
     digits.add_argument("--fsdd-out", default=DATA_DIR / "fsdd", type=Path,
                         help="where FSDD is downloaded if it is not found")
-    digits.add_argument("--train-size", type=int, default=1600)
-    digits.add_argument("--valid-size", type=int, default=320)
-    digits.add_argument("--max-digits", type=int, default=7)
-    digits.add_argument("--seed", type=int, default=0)
+    digits.add_argument("--train-size", type=positive_int, default=1600, metavar="N")
+    digits.add_argument("--valid-size", type=positive_int, default=320, metavar="N")
+    digits.add_argument("--test-size", type=positive_int, default=320, metavar="N")
+    digits.add_argument("--max-digits", type=positive_int, default=7, metavar="N",
+                        help="longest string, in digits (1 to 20)")
+    digits.add_argument("--seed", type=int, default=0, help="0 or more")
+    digits.add_argument("--connected-share", type=float, default=0.5, metavar="FRACTION",
+                        help="fraction of connected training strings (0 to 1)")
     digits.add_argument("--hold-out", choices=FSDD_SPEAKERS, metavar="SPEAKER",
-                        help="validate on this speaker only and train on the five others "
+                        help="test on this speaker only and train on the five others "
                              f"(one of {', '.join(FSDD_SPEAKERS)})")
-    libri = commands.add_parser("librispeech", help="describe LibriSpeech dev-clean/test-clean")
+    libri = commands.add_parser("librispeech", help="describe LibriSpeech subsets")
     libri.add_argument("--source", help="extracted LibriSpeech folder (default: download)")
     libri.add_argument("--out", default=DATA_DIR / "librispeech", type=Path)
+    libri.add_argument("--train", nargs="+", default=["dev-clean"], choices=LIBRISPEECH_SHA256,
+                       metavar="SUBSET", help="training subsets (default dev-clean; e.g. "
+                                              "train-clean-100)")
     args = parser.parse_args(argv)
     try:
         if args.command == "fsdd":
@@ -286,13 +223,18 @@ def main(argv=None):
         elif args.command == "digits":
             out = args.out or DATA_DIR / (f"digits-without-{args.hold_out}" if args.hold_out
                                           else "digits")
-            build_digit_corpus(find_fsdd(args.fsdd, args.fsdd_out), out, args.train_size,
-                               args.valid_size, args.max_digits, args.seed, args.hold_out)
+            build_digit_corpus(find_fsdd(args.source, args.fsdd_out), out, args.train_size,
+                               args.valid_size, args.test_size, args.max_digits, args.seed,
+                               args.hold_out, args.connected_share)
         else:
-            build_librispeech_corpus(args.source, args.out)
+            build_librispeech_corpus(args.source, args.out, tuple(args.train))
     except (OSError, ValueError) as error:  # bad input: the message says what to do
         print(f"prepare_data.py {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"prepare_data.py {args.command}: interrupted; nothing half-written was kept.",
+              file=sys.stderr)
+        return 130
     return 0
 
 

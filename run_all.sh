@@ -16,7 +16,6 @@ step() { echo; echo "== [$((SECONDS - start)) s] $*"; }
 
 step "installing the packages of requirements.txt"
 $PYTHON -m pip install --quiet --disable-pip-version-check -r requirements.txt
-$PYTHON -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-nodeps.txt
 step "installing Chromium where missing (for the HTML report test of run_tests.sh)"
 bash .ci/install_chromium.sh
 step "finding FSDD (\$FSDD_DIR, a previous download, else downloading it)"

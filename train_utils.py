@@ -1,7 +1,7 @@
 """Training with CTC: the acoustic-model stage of the VUI track.
 
-``add_ctc_loss`` wraps an acoustic model with the CTC loss; ``train_model`` trains
-it on a corpus and keeps everything in ``results/``: the history pickle, written
+``train_model`` wraps an acoustic model with the CTC loss (``ctc.add_ctc_loss``),
+trains it on a corpus and keeps everything in ``results/``: the history pickle, written
 after every epoch, the weights of the best epoch, and a JSON record of how the
 model was made. A finished run is never replaced silently: running the same call
 again reuses it, a longer run goes on from it. ``load_trained_model`` rebuilds a
@@ -15,130 +15,18 @@ import shutil
 import time
 from pathlib import Path
 
+import jiwer
 import keras
 import numpy as np
+import pandas as pd
 import tensorflow as tf
-from keras import ops
 
-import sample_models
-from char_map import BLANK_INDEX, char_map
-from data_generator import DIGITS_TRAIN_JSON, DIGITS_VALID_JSON, AudioGenerator
 import plumbing
+import sample_models
+from ctc import add_ctc_loss, check_label_lengths, ctc_output_loss, frames_needed, predict_texts
+from data_generator import DIGITS_TRAIN_JSON, DIGITS_VALID_JSON, AudioGenerator
 from plumbing import (atomic_path, ensure_writable, file_sha256, machine_description, project_path,
                       refuse_to_run_as_command)
-
-
-# ------------------------------------------------------------------------ CTC loss
-
-class CTCLoss(keras.layers.Layer):
-    """Per-utterance CTC loss of softmax outputs; the blank is index 28.
-
-    Called on ``[labels (batch, max_label) int, probabilities (batch, frames_out,
-    29), input_length (batch, 1) int, label_length (batch, 1) int]``; returns the
-    loss of each utterance, shape ``(batch,)``, in nats.
-    """
-
-    def __init__(self, output_length, **kwargs):
-        super().__init__(**kwargs)
-        self.output_length = output_length
-        # A masked model's probabilities carry their padding mask; the lengths already
-        # say which frames count, and the per-utterance loss has no frames to mask.
-        self.supports_masking = True
-
-    def compute_mask(self, inputs, previous_mask=None):
-        return None
-
-    def call(self, inputs):
-        labels, probabilities, input_length, label_length = inputs
-        output_length = self.output_length(ops.squeeze(input_length, -1))
-        # ctc_loss normalises its input with a log-softmax, which leaves
-        # log-probabilities unchanged.
-        log_probabilities = ops.log(probabilities + keras.config.epsilon())
-        return ops.ctc_loss(labels, log_probabilities, ops.squeeze(label_length, -1),
-                            output_length, mask_index=BLANK_INDEX)
-
-
-BLANK_SYMBOL = "_"  # how the blank is written in a frame-by-frame path
-
-
-def ctc_alignments(text, frames):
-    """Every frame path of ``frames`` symbols that CTC collapses to ``text``.
-
-    A path holds one character of ``text`` or the blank (``_``) per frame;
-    merging its repeats and then dropping its blanks must give ``text``. The
-    paths are the alignments whose probabilities the CTC loss sums; their number
-    grows fast, so keep ``text`` and ``frames`` small (a worked example).
-    """
-    from itertools import product
-
-    paths = ("".join(path) for path in product(sorted(set(text)) + [BLANK_SYMBOL], repeat=frames))
-    return [path for path in paths if collapse_path(path)[1] == text]
-
-
-def collapse_path(path):
-    """``(merged, text)``: a frame path with repeats merged, then with its blanks dropped.
-
-    ``"tt_hhr_ee"`` -> ``("t_hr_e", "thre")``: CTC's rule, which is why a doubled
-    letter needs a blank between its two frames.
-    """
-    merged = "".join(symbol for i, symbol in enumerate(path) if i == 0 or symbol != path[i - 1])
-    return merged, merged.replace(BLANK_SYMBOL, "")
-
-
-def symbol_index(symbol):
-    """Class index of a character, or of the blank written ``_``."""
-    return BLANK_INDEX if symbol == BLANK_SYMBOL else char_map[symbol]
-
-
-def toy_probabilities(columns):
-    """``(frames, 29)`` probabilities from ``{symbol: [probability per frame]}``, 0 elsewhere.
-
-    For worked examples: ``{"a": [...], "b": [...], "_": [...]}`` with each frame's
-    probabilities summing to 1.
-    """
-    frames = len(next(iter(columns.values())))
-    probabilities = np.zeros((frames, BLANK_INDEX + 1), np.float32)
-    for symbol, column in columns.items():
-        probabilities[:, symbol_index(symbol)] = column
-    return probabilities
-
-
-def path_probability(probabilities, path):
-    """Probability of one frame path (``"aa_b"``) under ``(frames, 29)`` probabilities."""
-    return float(np.prod([probabilities[t, symbol_index(s)] for t, s in enumerate(path)]))
-
-
-def ctc_loss_of(probabilities, text):
-    """CTC loss in nats of one utterance's ``(frames, 29)`` probabilities for ``text``.
-
-    Computed by ``CTCLoss`` (``keras.ops.ctc_loss``, blank 28) exactly as in training.
-    """
-    labels = np.array([[symbol_index(c) for c in text]], np.int32)
-    loss = CTCLoss(lambda frames: frames)([labels, np.asarray(probabilities, np.float32)[None],
-                                           np.array([[len(probabilities)]], np.int32),
-                                           np.array([[len(text)]], np.int32)])
-    return float(ops.convert_to_numpy(loss)[0])
-
-
-def add_ctc_loss(input_to_softmax):
-    """Wrap an acoustic model so that its output is the CTC loss of each utterance.
-
-    The returned model takes the four inputs served by ``CTCBatches``
-    (``the_input``, ``the_labels``, ``input_length``, ``label_length``) and outputs
-    ``ctc``, shape ``(batch,)``. Output frames come from ``input_to_softmax.output_length``.
-    """
-    labels = keras.Input(name="the_labels", shape=(None,), dtype="int32")
-    input_length = keras.Input(name="input_length", shape=(1,), dtype="int32")
-    label_length = keras.Input(name="label_length", shape=(1,), dtype="int32")
-    loss = CTCLoss(input_to_softmax.output_length, name="ctc")(
-        [labels, input_to_softmax.output, input_length, label_length])
-    return keras.Model([input_to_softmax.input, labels, input_length, label_length], loss,
-                       name=f"{input_to_softmax.name}_ctc")
-
-
-def ctc_output_loss(y_true, y_pred):
-    """Keras loss for ``add_ctc_loss`` models: the model's output already is the loss."""
-    return y_pred
 
 
 def default_optimizer():
@@ -147,73 +35,70 @@ def default_optimizer():
     return keras.optimizers.SGD(schedule, momentum=0.9, nesterov=True, clipnorm=5)
 
 
-def cosine_adam(learning_rate, epochs, steps_per_epoch, clipnorm=5.0):
-    """Adam whose learning rate falls from ``learning_rate`` to 0 along a cosine.
+def cosine_adam(learning_rate, epochs, steps_per_epoch, warmup_epochs=1, clipnorm=5.0):
+    """Adam whose learning rate rises linearly for ``warmup_epochs``, then falls to 0 along a cosine.
 
     Args:
-        learning_rate: the starting rate.
+        learning_rate: the highest rate, reached at the end of the warm-up.
         epochs, steps_per_epoch: the length of the run; the decay ends with it.
+        warmup_epochs: epochs of linear warm-up from 0. Adam's first steps are
+            large for every weight at once; starting small keeps a relu
+            recurrence (Models 1 and 2) from blowing up before it has learnt anything.
         clipnorm: gradients are rescaled to at most this norm (recurrent nets
             otherwise blow up now and then).
     """
-    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, epochs * steps_per_epoch)
+    if not 0 <= warmup_epochs < epochs:
+        raise ValueError(f"warmup_epochs must be 0 or more and below epochs ({epochs}); "
+                         f"got {warmup_epochs}.")
+    warmup = int(warmup_epochs * steps_per_epoch)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        0.0 if warmup else learning_rate, epochs * steps_per_epoch - warmup,
+        warmup_target=learning_rate if warmup else None, warmup_steps=warmup)
     return keras.optimizers.Adam(schedule, clipnorm=clipnorm)
-
-
-def frames_needed(text):
-    """The fewest output frames CTC can spell ``text`` in: a frame per character, plus
-    one blank between two equal characters in a row."""
-    return len(text) + sum(a == b for a, b in zip(text, text[1:]))
-
-
-def check_label_lengths(input_to_softmax, utterances, features):
-    """Refuse utterances whose transcript cannot fit in the model's output frames.
-
-    CTC needs at least one output frame per character, plus one blank between two
-    equal characters in a row. Raises ``ValueError`` naming the first such utterance.
-    """
-    for utterance, feature in zip(utterances, features):
-        text = utterance["text"]
-        needed = frames_needed(text)
-        frames = int(input_to_softmax.output_length(len(feature)))
-        if frames < needed:
-            raise ValueError(
-                f"{utterance['key']}: the transcript needs {needed} output frames "
-                f"({len(text)} characters) but {len(feature)} input frames give only {frames} "
-                f"with model {input_to_softmax.name}. Remove the utterance from the corpus or "
-                "use a model with less downsampling (a smaller conv stride).")
-
 
 # ------------------------------------------------------------------------ training
 
 class EpochRecorder(keras.callbacks.Callback):
     """Writes the history pickle after every epoch and the weights of the best one.
 
-    The pickle holds ``loss``, ``val_loss``, ``seconds`` (per epoch) and
-    ``learning_rate`` lists, ``best_epoch`` (1-based, lowest validation loss),
-    the model's ``record`` and ``stopped`` (``None``, or why training stopped
-    early). The weights file always holds the best epoch's weights (the last
-    epoch's without a validation set). A NaN or infinite batch loss stops
-    training before the epoch is recorded.
+    The pickle holds ``loss``, ``val_loss``, ``val_wer`` (greedy WER in percent on
+    the validation strings), ``seconds`` (per epoch) and ``learning_rate`` lists,
+    ``best_epoch`` (1-based), the model's ``record``, ``stopped`` (``None``, or why
+    training stopped early) and ``weights_sha256`` (of the weights file, so that
+    weights from another run are recognised). The best epoch has the lowest
+    validation WER, ties going to the lower validation loss: WER is what the
+    model is for, and the loss keeps falling for a model that is ever more sure
+    of the same transcripts. Without a validation set it is the last epoch. The
+    weights file always holds the best epoch's weights, written all or nothing.
+    A NaN or infinite batch loss stops training before the epoch is recorded.
+
+    Args:
+        valid: ``(features, texts)`` of the validation strings, or ``None``.
     """
 
-    def __init__(self, acoustic_model, pickle_file, weights_file, record):
+    KEYS = ("loss", "val_loss", "val_wer", "seconds", "learning_rate")
+
+    def __init__(self, acoustic_model, pickle_file, weights_file, record, valid=None):
         super().__init__()
-        self.acoustic_model, self.record = acoustic_model, record
+        self.acoustic_model, self.record, self.valid = acoustic_model, record, valid
         self.pickle_file, self.weights_file = Path(pickle_file), Path(weights_file)
-        self.history, self.bad_loss_at = {}, None
+        self.history, self.bad_loss_at, self.weights_sha256 = {}, None, None
 
     def on_train_begin(self, logs=None):
-        self.history = {"loss": [], "val_loss": [], "seconds": [], "learning_rate": []}
+        self.history = {key: [] for key in self.KEYS}
         if self.pickle_file.is_file():  # resuming: keep the epochs already done
-            with open(self.pickle_file, "rb") as stream:
-                previous = pickle.load(stream)
+            previous = read_history(self.pickle_file)
             if previous.get("record", {}).get("build") == self.record["build"]:
-                self.history.update({k: previous[k] for k in self.history})
+                self.history.update({k: list(previous.get(k, [])) for k in self.history})
+                self.weights_sha256 = previous.get("weights_sha256")
 
     def on_epoch_begin(self, epoch, logs=None):
+        # Keras goes on from its checkpoint: an epoch recorded after it is trained again,
+        # and an epoch it holds that the history lost (an older run killed between the two)
+        # is kept as not measured, so that epoch numbers stay right.
         for values in self.history.values():
             del values[epoch:]
+            values += [math.nan] * (epoch - len(values))
         self.started = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
@@ -223,22 +108,29 @@ class EpochRecorder(keras.callbacks.Callback):
 
     @property
     def best_epoch(self):
-        """1-based epoch with the lowest validation loss so far (the last one without validation)."""
-        val_loss = np.array(self.history["val_loss"], float)
-        if len(val_loss) == 0:
-            return 0
-        return int(np.nanargmin(val_loss)) + 1 if np.isfinite(val_loss).any() else len(val_loss)
+        """1-based epoch with the lowest validation WER, then loss, so far (0 before any)."""
+        return best_epoch(self.history)
 
     def on_epoch_end(self, epoch, logs=None):
         if self.bad_loss_at:
             return
+        seconds = time.perf_counter() - self.started
         self.history["loss"].append(float(logs["loss"]))
         self.history["val_loss"].append(float(logs.get("val_loss", math.nan)))
-        self.history["seconds"].append(time.perf_counter() - self.started)
+        self.history["val_wer"].append(self._validation_wer())
+        self.history["seconds"].append(seconds)
         self.history["learning_rate"].append(float(self.model.optimizer.learning_rate))
         if self.best_epoch == len(self.history["loss"]) or not self.weights_file.is_file():
-            self.acoustic_model.save_weights(self.weights_file)
+            with atomic_path(self.weights_file) as partial:
+                self.acoustic_model.save_weights(partial)
+            self.weights_sha256 = file_sha256(self.weights_file)
         self._write_pickle(stopped=None)
+
+    def _validation_wer(self):
+        if not self.valid:
+            return math.nan
+        features, texts = self.valid
+        return 100 * jiwer.wer(list(texts), predict_texts(self.acoustic_model, features))
 
     def on_train_end(self, logs=None):
         if self.bad_loss_at and self.history["loss"]:
@@ -248,7 +140,22 @@ class EpochRecorder(keras.callbacks.Callback):
     def _write_pickle(self, stopped):
         with atomic_path(self.pickle_file) as partial, open(partial, "wb") as stream:
             pickle.dump({**self.history, "best_epoch": self.best_epoch, "record": self.record,
-                         "stopped": stopped}, stream)
+                         "stopped": stopped, "weights_sha256": self.weights_sha256}, stream)
+
+
+def best_epoch(history):
+    """1-based epoch of a history with the lowest ``val_wer``, ties to the lower ``val_loss``.
+
+    Without validation scores it is the last epoch; 0 for an empty history.
+    """
+    done = len(history["loss"])
+    wer = np.array(history.get("val_wer", [math.nan] * done), float)
+    loss = np.array(history["val_loss"], float)
+    if not done or not (np.isfinite(wer).any() or np.isfinite(loss).any()):
+        return done
+    key = np.where(np.isfinite(wer), wer, np.inf) if np.isfinite(wer).any() else np.zeros(done)
+    tie = np.where(np.isfinite(loss), loss, np.inf)
+    return int(np.lexsort((tie, key))[0]) + 1
 
 
 def _settings(record):
@@ -276,8 +183,7 @@ def _previous_run(pickle_file, weights_file):
     """
     if not pickle_file.is_file() or not weights_file.is_file():
         return None
-    with open(pickle_file, "rb") as stream:
-        previous = pickle.load(stream)
+    previous = read_history(pickle_file)
     return previous if previous.get("loss") else None
 
 
@@ -349,6 +255,8 @@ def train_model(input_to_softmax, pickle_path, save_model_path, train_json=DIGIT
     if not str(save_model_path).endswith(".weights.h5"):
         raise ValueError(f"save_model_path must end in '.weights.h5' (Keras 3 weight files), "
                          f"got {save_model_path!r}.")
+    if not isinstance(epochs, (int, np.integer)) or epochs < 1:
+        raise ValueError(f"epochs must be a whole number, at least 1; got {epochs!r}.")
     results = plumbing.RESULTS_DIR
     pickle_file, weights_file = results / pickle_path, results / save_model_path
     backup_dir = results / "checkpoints" / str(save_model_path)[:-len(".weights.h5")]
@@ -384,14 +292,17 @@ def train_model(input_to_softmax, pickle_path, save_model_path, train_json=DIGIT
               f"{epochs} in {names}")
     _record_file(save_model_path).write_text(json.dumps(record, indent=1) + "\n")
     input_to_softmax.record = record
-    recorder = EpochRecorder(input_to_softmax, pickle_file, weights_file, record)
-    # The last epoch's state stays on disk, so that a longer run can go on from it.
+    valid = (data.valid_features, [u["text"] for u in data.valid]) if data.valid else None
+    recorder = EpochRecorder(input_to_softmax, pickle_file, weights_file, record, valid)
+    # The last epoch's state stays on disk, so that a longer run can go on from it. It is
+    # saved after the recorder's files: a run killed between the two trains that epoch again.
     backup = keras.callbacks.BackupAndRestore(str(backup_dir), delete_checkpoint=False)
+    _check_checkpoint(backup_dir, names)
     model = add_ctc_loss(input_to_softmax)
     # Keras's jit_compile="auto" would leave XLA off on every CPU-only machine.
     model.compile(loss={"ctc": ctc_output_loss}, optimizer=optimizer, jit_compile=jit_compile)
     model.fit(data.train_batches(), validation_data=data.valid_batches() if data.valid else None,
-              epochs=epochs, verbose=verbose, callbacks=[backup, recorder])
+              epochs=epochs, verbose=verbose, callbacks=[recorder, backup])
     done, best = len(recorder.history["loss"]), recorder.best_epoch
     if recorder.bad_loss_at:
         shutil.rmtree(backup_dir, ignore_errors=True)  # it holds the diverged weights
@@ -399,9 +310,25 @@ def train_model(input_to_softmax, pickle_path, save_model_path, train_json=DIGIT
     if best and (best != done or recorder.bad_loss_at):  # the model in memory is not the best
         input_to_softmax.load_weights(weights_file)
     if best and data.valid:
-        print(f"{input_to_softmax.name}: kept epoch {best} of {done}, the lowest validation loss "
-              f"({recorder.history['val_loss'][best - 1]:.2f}), in {project_path(weights_file)}")
+        print(f"{input_to_softmax.name}: kept epoch {best} of {done}, the lowest validation WER "
+              f"({recorder.history['val_wer'][best - 1]:.2f}%, greedy; validation loss "
+              f"{recorder.history['val_loss'][best - 1]:.2f}), in {project_path(weights_file)}")
     return recorder.history
+
+
+def _check_checkpoint(backup_dir, names):
+    """Refuse to go on from a checkpoint that cannot be read (a run killed while writing it)."""
+    import h5py
+
+    for path in sorted(Path(backup_dir).glob("*.h5")):
+        try:
+            with h5py.File(path, "r"):
+                pass
+        except OSError as error:
+            raise ValueError(
+                f"the checkpoint to go on from, {project_path(path)}, cannot be read ({error}); "
+                f"it is damaged. Delete the folder {project_path(backup_dir)} and pass "
+                f"overwrite=True to train {names} again from scratch.") from error
 
 
 def _training_record(input_to_softmax, data, train_json, valid_json, max_duration,
@@ -446,16 +373,16 @@ def _report_divergence(recorder, pickle_file, weights_file):
 
 def _reuse(input_to_softmax, previous, weights_file):
     """Load a finished run's best weights into the model and return its history."""
-    input_to_softmax.load_weights(weights_file)
+    _load_weights(input_to_softmax, weights_file)
     input_to_softmax.record = previous["record"]
     best, done = previous["best_epoch"], len(previous["loss"])
     how = f"stopped early ({previous['stopped']})" if previous.get("stopped") else "finished"
-    val_loss = previous["val_loss"][best - 1]
-    scored = "" if np.isnan(val_loss) else f" (validation loss {val_loss:.2f})"  # nan: no validation
+    wer = previous.get("val_wer", [math.nan] * done)[best - 1]
+    scored = "" if np.isnan(wer) else f" (validation WER {wer:.2f}%)"  # nan: no validation
     print(f"{input_to_softmax.name}: a run of {done} epochs with these settings has {how}; "
           f"loaded its epoch {best}{scored} from "
           f"{project_path(weights_file)} instead of training again (overwrite=True retrains).")
-    return {key: previous[key] for key in ("loss", "val_loss", "seconds", "learning_rate")}
+    return {key: previous.get(key, []) for key in EpochRecorder.KEYS}
 
 
 # ------------------------------------------------------------ reloading a model
@@ -489,9 +416,39 @@ def load_weights_checked(input_to_softmax, weights_path):
             + f"), but this model is {built['factory']}("
             + ", ".join(f"{k}={built.get(k)!r}" for k in different if k != "factory")
             + "). Build it with the trained arguments, or use load_trained_model().")
-    input_to_softmax.load_weights(weights_file)
+    _load_weights(input_to_softmax, weights_file)
     input_to_softmax.record = record
     return input_to_softmax
+
+
+def _load_weights(input_to_softmax, weights_file):
+    """Load a weights file of ``train_model`` into a model, checking that it is its run's own.
+
+    The run's history pickle beside the weights holds their SHA-256: weights copied
+    over from another run are refused even where their shapes would fit.
+
+    Raises:
+        ValueError: the weights belong to another run, or cannot be loaded into
+            this model (damaged, or of another architecture or other features).
+    """
+    weights_file = Path(weights_file)
+    pickle_file = weights_file.with_name(weights_file.name[:-len(".weights.h5")] + ".pickle")
+    expected = read_history(pickle_file).get("weights_sha256") if pickle_file.is_file() else None
+    if expected and file_sha256(weights_file) != expected:
+        raise ValueError(f"{project_path(weights_file)} is not the weights file that its run "
+                         f"saved (its SHA-256 differs from the one in {pickle_file.name}): it "
+                         "comes from another run. Put back that run's own weights, or train "
+                         "again with overwrite=True.")
+    try:
+        with plumbing.stderr_to_devnull():
+            input_to_softmax.load_weights(weights_file)
+    except Exception as error:  # h5py, Keras and TensorFlow each raise their own kinds
+        reason = str(error).strip().splitlines()[0][:160] if str(error).strip() else ""
+        raise ValueError(f"cannot load {project_path(weights_file)} into {input_to_softmax.name} "
+                         f"({type(error).__name__}: {reason}). The file is damaged (e.g. cut "
+                         "short) or holds another model's weights, or weights trained on other "
+                         "features: train the model again (overwrite=True), or use the weights "
+                         "written with this record.") from error
 
 
 def load_trained_model(weights_path):
@@ -537,8 +494,86 @@ def frames_for_transcript(names, frames, text, prefix=""):
 
 def load_history(pickle_path):
     """The history dict that ``train_model`` saved as ``results/<pickle_path>``."""
-    with open(plumbing.RESULTS_DIR / pickle_path, "rb") as stream:
-        return pickle.load(stream)
+    path = plumbing.RESULTS_DIR / pickle_path
+    if not path.is_file():
+        raise FileNotFoundError(f"{project_path(path)} not found: train the model first.")
+    return read_history(path)
+
+
+def read_history(path):
+    """The history dict in the pickle ``path``.
+
+    Raises:
+        ValueError: naming the file, when it is empty, cut short or no history.
+    """
+    try:
+        with open(path, "rb") as stream:
+            history = pickle.load(stream)
+    except (EOFError, pickle.UnpicklingError, AttributeError, ImportError, IndexError,
+            ValueError) as error:
+        raise ValueError(f"{project_path(path)} is not a readable training history "
+                         f"({type(error).__name__}: {error}); it is damaged or empty. Delete it "
+                         "and train again (or train with overwrite=True).") from None
+    if not isinstance(history, dict) or "loss" not in history:
+        raise ValueError(f"{project_path(path)} holds no training history (no 'loss'): delete "
+                         "it and train again.")
+    return history
+
+
+def _train_job(build_args, name, folders, seed, learning_rate, warmup_epochs, settings):
+    """One model, in a worker: build it from its ``build_args`` and train it with ``train_model``."""
+    plumbing.RESULTS_DIR, plumbing.CACHE_DIR = folders  # the caller's folders, not the defaults
+    keras.utils.set_random_seed(seed)
+    build = dict(build_args)
+    model = getattr(sample_models, build.pop("factory"))(**build)
+    steps = AudioGenerator(settings["train_json"], None, settings.get("spectrogram", True),
+                           minibatch_size=settings.get("minibatch_size", 20)).steps_per_epoch
+    optimizer = cosine_adam(learning_rate, settings["epochs"], steps, warmup_epochs)
+    history = train_model(model, f"{name}.pickle", f"{name}.weights.h5", optimizer=optimizer,
+                          verbose=0, **settings)
+    seconds, best = history["seconds"], best_epoch(history)
+    return {"epochs": len(history["loss"]), "kept epoch": best,
+            "val WER %": history["val_wer"][best - 1] if best else math.nan,
+            "val loss": history["val_loss"][best - 1] if best else math.nan,
+            "s/epoch": float(np.nanmedian(seconds[1:] or seconds)),
+            "train min": float(np.nansum(seconds)) / 60}
+
+
+def train_in_workers(models, prefix="", learning_rate=1e-3, warmup_epochs=1, xla=(), seed=0,
+                     processes=None, **settings):
+    """Train several built models side by side in worker processes, each with ``train_model``.
+
+    Each worker rebuilds its model from ``model.build_args`` (so edits saved to
+    ``sample_models.py`` count), trains it with ``cosine_adam`` and keeps its
+    results in ``results/<prefix><name>.*`` exactly as ``train_model`` does: a
+    finished run is reused and an interrupted one goes on. Small recurrent models
+    leave cores idle between their small operations, so two one-thread workers
+    get more done than one model with two threads (README, "Speed"); the seconds
+    they record are those of a shared machine.
+
+    Args:
+        models: ``{name: model}``, models built by ``sample_models`` factories.
+        prefix: results sub-folder and prefix, e.g. ``'quick/'``.
+        learning_rate, warmup_epochs: ``cosine_adam``'s, for every model.
+        xla: names of the models compiled with XLA (``jit_compile=True``); the others are not.
+        seed: seeds every model's weights, batch order and dropout.
+        processes: models trained at once (default: one per usable core).
+        settings: ``train_model``'s other arguments, the same for every model
+            (``train_json``, ``valid_json``, ``epochs``, ``spectrogram``...).
+
+    Returns:
+        A DataFrame indexed by name: ``epochs``, ``kept epoch`` (``best_epoch``), its
+        ``val WER %`` and ``val loss``, ``s/epoch`` (median after the first epoch)
+        and ``train min``.
+    """
+    folders = (plumbing.RESULTS_DIR, plumbing.CACHE_DIR)
+    # Features are computed (and cached) here once, not by every worker.
+    AudioGenerator(settings["train_json"], settings.get("valid_json"),
+                   settings.get("spectrogram", True), settings.get("mfcc_dim", 13))
+    jobs = [(model.build_args, f"{prefix}{name}", folders, seed, learning_rate, warmup_epochs,
+             {**settings, "jit_compile": name in xla}) for name, model in models.items()]
+    rows = plumbing.run_in_workers(_train_job, jobs, processes, "training", "model")
+    return pd.DataFrame(rows, index=list(models))
 
 
 def load_histories(names, prefix=""):
@@ -559,7 +594,7 @@ def load_histories(names, prefix=""):
     return {name: load_history(path) for name, path in found.items() if name not in missing}
 
 
-def plot_loss_curves(histories, highlight=None):
+def plot_loss_curves(histories, labels=None, highlight=None):
     """Training and validation CTC loss per epoch of each model, side by side.
 
     The loss axis is logarithmic with ticks at 1, 2 and 5 times each power of ten, so
@@ -567,6 +602,7 @@ def plot_loss_curves(histories, highlight=None):
 
     Args:
         histories: ``{name: history}`` as ``load_histories`` returns it.
+        labels: ``{name: legend text}``, e.g. the architecture (default: the names).
         highlight: a name whose curves are drawn thicker.
 
     Returns:
@@ -578,8 +614,8 @@ def plot_loss_curves(histories, highlight=None):
     figure, axes = plt.subplots(1, 2, figsize=(14, 5), sharey=True, layout="constrained")
     for name, history in histories.items():
         for ax, key in zip(axes, ("loss", "val_loss")):
-            ax.plot(np.arange(1, len(history[key]) + 1), history[key], marker=".", label=name,
-                    linewidth=3 if name == highlight else 1.5)
+            ax.plot(np.arange(1, len(history[key]) + 1), history[key], marker=".",
+                    label=(labels or {}).get(name, name), linewidth=3 if name == highlight else 1.5)
     for ax, title in zip(axes, ("Training loss", "Validation loss")):
         ax.set(title=title, xlabel="epoch", yscale="log")
         ax.yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))

@@ -65,7 +65,7 @@ def load_decoder(record, greedy=False, arpa=None):
     """
     if greedy:
         return decoding.greedy_decode
-    return decoding.decoders(record, arpa)["beam + LM"]
+    return decoding.decoders(record, arpa)["lexicon + LM"]
 
 
 def transcribe_files(model, files, decode, report_error):

@@ -1,99 +1,91 @@
 """Voices never heard in training: leave one speaker out for the VUI track.
 
-For each FSDD speaker in turn, an acoustic model is trained on digit strings of
-the five other speakers (``prepare_data.build_digit_corpus(hold_out=...)``) and
-scored on strings spoken by the sixth, with each decoder of
-``decoding.decoders``. The folds are independent, so they train side by side in
-worker processes (``plumbing.run_in_workers``), each limited to its share of the
-cores. Nothing about a fold is chosen on its held-out speaker: training runs a
-fixed number of epochs and keeps the last one (no validation set), and the
-language model comes from the fold's own training transcripts.
+For each FSDD speaker in turn, the final model is trained with the shipped recipe
+(``recipe.train_final_model``) on digit strings of the five other speakers
+(``digit_corpus.build_digit_corpus(hold_out=...)``) and scored on strings spoken
+by the sixth, paused and connected, with each decoder of ``decoding.decoders``.
+Nothing about a fold is chosen on its held-out speaker: the epoch kept is the
+one with the lowest loss on the five training speakers' validation takes, and
+the lexicon and language model come from the fold's own training transcripts.
+The folds are independent, so they train side by side in worker processes
+(``plumbing.run_in_workers``), each limited to its share of the cores.
 """
+
+import hashlib
 
 import pandas as pd
 
 import plumbing
-import sample_models
-from fsdd import find_fsdd
+import recipe
+from fsdd import FSDD_SPEAKERS
 from plumbing import refuse_to_run_as_command, run_in_workers
 
+DESIGN_SPEAKERS = ("george", "nicolas")  # designs are chosen on these folds only
+UNTOUCHED_SPEAKERS = tuple(s for s in FSDD_SPEAKERS if s not in DESIGN_SPEAKERS)
 
-def fold_corpus(speaker, train_size=1600, valid_size=320, fsdd_dir=None):
-    """``(train_json, valid_json)`` of the fold without ``speaker``; built if missing.
 
-    The training strings come from the five other speakers (FSDD takes 5-49), the
-    validation strings from ``speaker`` alone (takes 0-4). Quick runs pass smaller
-    sizes and get their own folder.
+def fold_corpus(speaker, **changes):
+    """``(train_json, valid_json, test_json)`` of the fold without ``speaker``; built if missing.
+
+    The recipe's corpus (``recipe.CORPUS``) with ``changes``; a fold with changes
+    gets a folder of its own, ``digits-without-<speaker>-<digest of the changes>``.
     """
-    from prepare_data import build_digit_corpus
-
     name = f"digits-without-{speaker}"
-    if (train_size, valid_size) != (1600, 320):
-        name += f"-{train_size}-{valid_size}"
-    return build_digit_corpus(find_fsdd(fsdd_dir), plumbing.DATA_DIR / name, train_size,
-                              valid_size, hold_out=speaker)
+    if changes:
+        name += "-" + hashlib.sha256(repr(sorted(changes.items())).encode()).hexdigest()[:8]
+    return recipe.default_corpus(out_dir=plumbing.DATA_DIR / name, hold_out=speaker, **changes)
 
 
-def _train_fold(factory, build_args, speaker, corpus, epochs, learning_rate, minibatch_size,
-                spectrogram, seed, name, folders):
-    """One fold, in a worker: train on ``corpus``'s training strings, score its validation ones."""
+def _train_fold(speaker, corpus, epochs, seed, name, folders, features, training):
+    """One fold, in a worker: train with the recipe, score the held-out speaker's strings."""
     import keras
 
     plumbing.RESULTS_DIR, plumbing.CACHE_DIR = folders  # the caller's folders, not the defaults
     keras.utils.set_random_seed(seed)
     from decoding import error_rates
-    from train_utils import cosine_adam, load_trained_model, train_model
-    from data_generator import AudioGenerator
 
-    train_json, valid_json = corpus
-    data = AudioGenerator(train_json, None, minibatch_size=minibatch_size, spectrogram=spectrogram)
-    model = getattr(sample_models, factory)(**build_args)
-    history = train_model(model, f"{name}.pickle", f"{name}.weights.h5", train_json, None,
-                          minibatch_size=minibatch_size, spectrogram=spectrogram, epochs=epochs,
-                          verbose=0,
-                          optimizer=cosine_adam(learning_rate, epochs, data.steps_per_epoch),
-                          jit_compile=False)
-    scores = error_rates(load_trained_model(f"{name}.weights.h5"), valid_json)
-    row = {"speaker": speaker, "utterances": int(scores["utterances"].iloc[0]),
-           "train_s": sum(history["seconds"])}
-    for label, rates in scores.iterrows():
-        row[f"WER % {label}"], row[f"CER % {label}"] = rates["WER %"], rates["CER %"]
+    train_json, valid_json, test_json = corpus
+    model, history = recipe.train_final_model(train_json, valid_json, name, epochs, verbose=0,
+                                              features=features, training=training)
+    row = {"speaker": speaker, "train s": sum(history["seconds"])}
+    for decoder, rates in error_rates(model, test_json).iterrows():
+        row.update({f"{column} ({decoder})": value for column, value in rates.items()
+                    if column != "non-words"})
+        row[f"non-words ({decoder})"] = rates["non-words"]
     return row
 
 
-def leave_one_speaker_out(factory, build_args, speakers, epochs, learning_rate, minibatch_size=20,
-                          spectrogram=True, seed=0, results="", train_size=1600, valid_size=320,
-                          processes=None):
-    """Train and score one model per held-out speaker; their rows and the mean.
+def leave_one_speaker_out(speakers=FSDD_SPEAKERS, epochs=recipe.TRAINING["epochs"], seed=0,
+                          results="", corpus=None, features=recipe.FEATURES,
+                          training=recipe.TRAINING, processes=None):
+    """Train and score the final model once per held-out speaker; one row each, and means.
 
     Args:
-        factory: name of a ``sample_models`` factory, e.g. ``'final_model'``.
-        build_args: its keyword arguments, ``input_dim`` included.
         speakers: the speakers to hold out in turn.
-        epochs, learning_rate: training of every fold (Adam with a cosine decay).
-        minibatch_size: utterances per training step of every fold.
-        spectrogram: spectrogram features if True, else MFCC.
+        epochs: training epochs of every fold.
         seed: seeds each fold's weights, batch order and dropout.
         results: prefix of the result names under ``results/`` (e.g. ``'quick/'``);
-            fold ``s`` is kept as ``<results>loso_<factory>_<s>.*``, so a finished
-            fold is reused rather than trained again (``train_model``).
-        train_size, valid_size: utterances of each fold's corpus.
+            fold ``s`` is kept as ``<results>loso_<s>.*``, so a finished fold is
+            reused rather than trained again (``train_model``).
+        corpus: changes to ``recipe.CORPUS`` for every fold (e.g. smaller sizes).
+        features, training: the recipe's settings, or variants of them (studies).
         processes: folds trained at once (default: one per usable core).
 
     Returns:
-        A DataFrame indexed by held-out speaker, plus a ``mean`` row: utterances
-        scored, training seconds (of a shared machine), and ``WER % <decoder>`` /
-        ``CER % <decoder>`` for greedy decoding, beam search, and beam search with
-        the lexicon and language model.
+        A DataFrame indexed by held-out speaker: training seconds (of a shared
+        machine) and, for every decoder, ``WER % <style> (<decoder>)``, ``CER %
+        <style> (<decoder>)`` and ``non-words (<decoder>)``; then the rows ``mean,
+        design folds`` and ``mean, untouched folds`` for the speakers there are of each.
     """
     folders = (plumbing.RESULTS_DIR, plumbing.CACHE_DIR)
-    jobs = [(factory, build_args, speaker, fold_corpus(speaker, train_size, valid_size), epochs,
-             learning_rate, minibatch_size, spectrogram, seed,
-             f"{results}loso_{factory}_{speaker}", folders)
-            for speaker in speakers]
-    rows = run_in_workers(_train_fold, jobs, processes, f"{factory} LOSO", "speaker")
-    table = pd.DataFrame(rows).set_index("speaker")
-    table.loc["mean"] = table.mean()
+    jobs = [(speaker, fold_corpus(speaker, **(corpus or {})), epochs, seed,
+             f"{results}loso_{speaker}", folders, features, training) for speaker in speakers]
+    table = pd.DataFrame(run_in_workers(_train_fold, jobs, processes, "held-out speakers",
+                                        "speaker")).set_index("speaker")
+    for label, group in (("design folds", DESIGN_SPEAKERS), ("untouched folds", UNTOUCHED_SPEAKERS)):
+        chosen = [speaker for speaker in group if speaker in table.index]
+        if chosen:
+            table.loc[f"mean, {label}"] = table.loc[chosen].mean()
     return table
 
 

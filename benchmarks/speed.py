@@ -24,6 +24,7 @@ import numpy as np  # noqa: E402
 import soundfile  # noqa: E402
 
 import sample_models  # noqa: E402
+import ctc  # noqa: E402
 import train_utils  # noqa: E402
 from data_generator import DIGITS_TRAIN_JSON, AudioGenerator, Featurizer, load_description_file  # noqa: E402
 from plumbing import machine_description  # noqa: E402
@@ -45,8 +46,8 @@ def compiled(name, input_dim):
     """The model ``name`` wrapped with CTC and compiled as ``train_model`` compiles it."""
     factory, jit_compile = MODELS[name]
     keras.utils.set_random_seed(0)
-    model = train_utils.add_ctc_loss(factory(input_dim))
-    model.compile(loss={"ctc": train_utils.ctc_output_loss},
+    model = ctc.add_ctc_loss(factory(input_dim))
+    model.compile(loss={"ctc": ctc.ctc_output_loss},
                   optimizer=train_utils.cosine_adam(1e-3, 20, 100), jit_compile=jit_compile)
     return model
 

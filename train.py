@@ -1,0 +1,57 @@
+"""Train the shipped recogniser: the final model, with the recipe of recipe.py (a command).
+
+    python train.py [--epochs N] [--out results/model_end.weights.h5]
+
+Builds the default digit corpus if it is missing (FSDD from ``$FSDD_DIR``, an
+earlier download, or a download), then trains the final model with the shipped
+recipe, showing every epoch, and writes its weights, its record (``.json``) and
+its history (``.pickle``) where ``--out`` says: what ``python transcribe.py``
+uses by default. Run again, it reuses a finished run and goes on from an
+interrupted one, as the notebook's training cells do; a run with other settings
+in the same files is refused, never overwritten. Bad arguments exit with status 2.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+from plumbing import CommandParser, positive_int, stderr_to_devnull
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def main(argv=None):
+    """Command-line entry point (see the module docstring); returns the exit status."""
+    import recipe
+
+    parser = CommandParser(prog="train.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--epochs", type=positive_int, default=recipe.TRAINING["epochs"],
+                        metavar="N", help=f"epochs (default {recipe.TRAINING['epochs']})")
+    parser.add_argument("--out", type=Path, metavar="FILE.weights.h5",
+                        default=Path("results") / f"{recipe.RESULT_NAME}.weights.h5",
+                        help="weights file; the record and history are written beside it")
+    args = parser.parse_args(argv)
+    if not args.out.name.endswith(".weights.h5") or args.out.name == ".weights.h5":
+        parser.error(f"argument --out: {args.out} must be a file name ending in .weights.h5")
+    name = str(args.out.resolve())[:-len(".weights.h5")]
+    try:
+        with stderr_to_devnull():  # TensorFlow's C++ start-up log
+            import keras
+
+            keras.utils.set_random_seed(0)
+        train_json, valid_json, test_json = recipe.default_corpus()
+        model, history = recipe.train_final_model(train_json, valid_json, name, args.epochs)
+    except (OSError, ValueError) as error:
+        print(f"train.py: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("train.py: interrupted; the finished epochs are kept: run the same command "
+              "again to go on from them.", file=sys.stderr)
+        return 130
+    print(f"train.py: the final model is in {args.out}; transcribe with "
+          f"`python transcribe.py FILE_OR_DIR` (the test strings: {test_json.parent / 'test'})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
