@@ -5,10 +5,14 @@ Each function takes the DataFrame of one study as its script wrote it
 table or a figure; nothing here trains or measures.
 """
 
+if __name__ == "__main__":  # before the imports: one line, no TensorFlow start-up log
+    from plumbing import refuse_to_run_as_command
+
+    refuse_to_run_as_command("appendix")
+
 import matplotlib.pyplot as plt
 import numpy as np
 
-from plumbing import refuse_to_run_as_command
 
 DECODERS = ("greedy", "lexicon + LM")
 STYLES = ("paused", "connected")
@@ -119,7 +123,3 @@ def precision_summary(rows):
     table.columns = ["s/epoch, median", "lowest", "highest"]
     table["runs"] = rows.groupby(["model", "precision"])["repeat"].nunique()
     return table.round(2)
-
-
-if __name__ == "__main__":
-    refuse_to_run_as_command("appendix")

@@ -10,6 +10,11 @@ in the lexicon, whatever the probabilities. With a language model, each word
 adds ``alpha * ln P(word | previous words) + beta`` to its hypothesis's score.
 """
 
+if __name__ == "__main__":  # before the imports: one line, no TensorFlow start-up log
+    from plumbing import refuse_to_run_as_command
+
+    refuse_to_run_as_command("beam_search")
+
 import math
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -17,7 +22,6 @@ from pathlib import Path
 import numpy as np
 
 from char_map import BLANK_INDEX, char_map
-from plumbing import refuse_to_run_as_command
 
 BOS, EOS, UNK = "<s>", "</s>", "<unk>"
 
@@ -249,7 +253,3 @@ def _log_add(a, b):
     if b == -math.inf:
         return a
     return a + math.log1p(math.exp(b - a))
-
-
-if __name__ == "__main__":
-    refuse_to_run_as_command("beam_search")

@@ -11,6 +11,11 @@ model over features and decodes its probabilities, greedily by default
 dropped); training uses it to score every epoch on the validation strings.
 """
 
+if __name__ == "__main__":  # before the imports: one line, no TensorFlow start-up log
+    from plumbing import refuse_to_run_as_command
+
+    refuse_to_run_as_command("ctc")
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -18,7 +23,6 @@ from keras import ops
 
 from char_map import BLANK_INDEX, char_map
 from data_generator import pad_batch
-from plumbing import refuse_to_run_as_command
 from utils import int_sequence_to_text
 
 class CTCLoss(keras.layers.Layer):
@@ -219,7 +223,3 @@ def predict_texts(input_to_softmax, features, batch_size=32, decode=greedy_decod
         for i, text in zip(members, decode(probabilities, lengths)):
             texts[i] = text
     return texts
-
-
-if __name__ == "__main__":
-    refuse_to_run_as_command("ctc")

@@ -8,6 +8,11 @@ one utterance's audio and features. The digit track's data stage is
 ``digit_images.py``.
 """
 
+if __name__ == "__main__":  # before the imports: one line, no TensorFlow start-up log
+    from plumbing import refuse_to_run_as_command
+
+    refuse_to_run_as_command("data_generator")
+
 import ctypes
 import json
 import warnings
@@ -18,8 +23,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import soundfile
 
-from plumbing import (DATA_DIR, atomic_path, cache_file, ensure_writable, progress,
-                      refuse_to_run_as_command)
+from plumbing import DATA_DIR, atomic_path, cache_file, ensure_writable, progress
 from utils import (load_audio, log_spectrogram, mfcc_features, normalize_transcript,
                    spectrogram_dim, text_to_int_sequence)
 
@@ -328,6 +332,10 @@ class AudioGenerator:
         if not self.train:
             raise ValueError(f"{train_json} lists no utterance of at most {max_duration} s.")
         self.valid = load_description_file(valid_json, max_duration) if valid_json else []
+        if valid_json and not self.valid:  # it would score every epoch "WER 0.0"
+            raise ValueError(f"{valid_json} lists no utterance of at most {max_duration} s: it "
+                             "cannot score the epochs. Pass a validation corpus with utterances, "
+                             "or valid_json=None to train without one.")
         self.featurizer = Featurizer(corpus_sample_rate(self.train), spectrogram, mfcc_dim)
         self.minibatch_size, self.sort_by_duration = minibatch_size, sort_by_duration
         self.train_features, self.valid_features = (
@@ -460,7 +468,3 @@ def plot_spectrogram_feature(features, max_freq=None, title="Normalised spectrog
 def plot_mfcc_feature(features, title="Normalised MFCC"):
     """MFCC ``(frames, coefficients)`` as an image: time across, coefficient up."""
     return _plot_features(features, title, "MFCC coefficient", features.shape[1])
-
-
-if __name__ == "__main__":
-    refuse_to_run_as_command("data_generator")

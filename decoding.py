@@ -15,6 +15,11 @@ error rate (WER, CER), each speaking style of a corpus apart. The rest shows CTC
 at work: one utterance's per-frame probabilities and its greedy path.
 """
 
+if __name__ == "__main__":  # before the imports: one line, no TensorFlow start-up log
+    from plumbing import refuse_to_run_as_command
+
+    refuse_to_run_as_command("decoding")
+
 import functools
 
 import jiwer
@@ -26,7 +31,7 @@ from beam_search import LexiconBeamSearch, NgramModel
 from char_map import BLANK_INDEX, index_map
 from ctc import BLANK_SYMBOL, forward_pass, greedy_decode, output_frames, predict_texts
 from data_generator import Featurizer, load_description_file, normalize
-from plumbing import PROJECT_DIR, refuse_to_run_as_command
+from plumbing import PROJECT_DIR
 from recipe import DECODER
 from train_utils import load_history, load_trained_model, load_weights_checked
 
@@ -282,7 +287,3 @@ def plot_ctc_alignment(probabilities, text, title, frame_ms=10):
     fig.colorbar(image, ax=ax, label="probability", pad=0.01)
     fig.tight_layout()
     return fig
-
-
-if __name__ == "__main__":
-    refuse_to_run_as_command("decoding")

@@ -19,6 +19,11 @@ scored on the same speech. A corpus without one speaker (``hold_out``) trains on
 the five others and tests on every take of the held-out one.
 """
 
+if __name__ == "__main__":  # before the imports: one line, no TensorFlow start-up log
+    from plumbing import refuse_to_run_as_command
+
+    refuse_to_run_as_command("digit_corpus")
+
 import dataclasses
 import json
 import shutil
@@ -56,12 +61,22 @@ class ConnectedStyle:
 EVALUATION_STYLE = ConnectedStyle()  # the connected validation and test strings, always
 
 
+_clips_read = {}  # (first recording, trim_db) -> _load_clips's answer, for this process
+
+
 def _load_clips(recordings, trim_db):
-    """``{split: {(speaker, digit): [(name, samples, trimmed samples)]}}`` of FSDD's recordings."""
+    """``{split: {(speaker, digit): [(name, samples, trimmed samples)]}}`` of FSDD's recordings.
+
+    Read once per process: the six folds of a leave-one-speaker-out study build their
+    corpora from the same recordings.
+    """
     import librosa
 
     from utils import load_audio
 
+    key = (str(recordings[0]), trim_db)
+    if key in _clips_read:
+        return _clips_read[key]
     clips = {split: {} for split in SPLIT_TAKES}
     for path in recordings:
         digit, speaker, take = parse_fsdd_name(path.name)
@@ -70,6 +85,7 @@ def _load_clips(recordings, trim_db):
                                           hop_length=64)
         split = next(name for name, takes in SPLIT_TAKES.items() if take in takes)
         clips[split].setdefault((speaker, digit), []).append((path.name, samples, trimmed))
+    _clips_read[key] = clips
     return clips
 
 
@@ -147,7 +163,7 @@ def _style(rng, number, connected_share):
 
 def build_digit_corpus(fsdd_dir, out_dir=DATA_DIR / "digits", train_size=1600, valid_size=320,
                        test_size=320, max_digits=7, seed=0, hold_out=None, connected_share=0.5,
-                       training_style=EVALUATION_STYLE):
+                       training_style=EVALUATION_STYLE, synthetic_share=0.0):
     """Build the digit-string corpus: audio and three description files.
 
     Each line of a description file holds ``key`` (the WAV file, relative to the
@@ -165,6 +181,9 @@ def build_digit_corpus(fsdd_dir, out_dir=DATA_DIR / "digits", train_size=1600, v
         connected_share: probability that a training string is connected (0 to 1).
         training_style: how the connected training strings are made; validation
             and test strings always use ``EVALUATION_STYLE``.
+        synthetic_share: probability that a training string is said by one of the
+            synthetic voices of ``tts_voices`` instead of an FSDD speaker (0 to 1).
+            Validation and test strings are always FSDD's.
 
     Returns:
         ``(train_json, valid_json, test_json)``. A folder that already holds a
@@ -183,8 +202,9 @@ def build_digit_corpus(fsdd_dir, out_dir=DATA_DIR / "digits", train_size=1600, v
         raise ValueError(f"max_digits must be a whole number from 1 to 20; got {max_digits!r}.")
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a whole number, 0 or more; got {seed!r}.")
-    if not 0 <= connected_share <= 1:
-        raise ValueError(f"connected_share must lie between 0 and 1; got {connected_share!r}.")
+    for name, share in (("connected_share", connected_share), ("synthetic_share", synthetic_share)):
+        if not 0 <= share <= 1:
+            raise ValueError(f"{name} must lie between 0 and 1; got {share!r}.")
     if hold_out is not None and hold_out not in FSDD_SPEAKERS:
         raise ValueError(f"hold_out must be one of FSDD's speakers {FSDD_SPEAKERS}, "
                          f"not {hold_out!r}.")
@@ -195,6 +215,8 @@ def build_digit_corpus(fsdd_dir, out_dir=DATA_DIR / "digits", train_size=1600, v
                 "connected_share": float(connected_share),
                 "training_style": dataclasses.asdict(training_style),
                 "evaluation_style": dataclasses.asdict(EVALUATION_STYLE)}
+    if synthetic_share:  # (corpora without synthetic voices keep their settings)
+        settings["synthetic_share"] = float(synthetic_share)
     settings = json.loads(json.dumps(settings))  # as build.json holds them: lists, not tuples
     outputs = tuple(out_dir / f"{split}_corpus.json" for split in SPLIT_TAKES)
     with exclusive_lock(out_dir.with_name(out_dir.name + ".lock")):
@@ -207,7 +229,7 @@ def build_digit_corpus(fsdd_dir, out_dir=DATA_DIR / "digits", train_size=1600, v
         recordings = check_fsdd(fsdd_dir)
         clips = _load_clips(recordings, EVALUATION_STYLE.trim_db)
         if training_style.trim_db != EVALUATION_STYLE.trim_db:
-            clips["train"] = _load_clips(recordings, training_style.trim_db)["train"]
+            clips = {**clips, "train": _load_clips(recordings, training_style.trim_db)["train"]}
         partial = out_dir.with_name(out_dir.name + ".partial")
         shutil.rmtree(partial, ignore_errors=True)  # left by a build that was killed
         others = tuple(s for s in FSDD_SPEAKERS if s != hold_out)
@@ -215,8 +237,14 @@ def build_digit_corpus(fsdd_dir, out_dir=DATA_DIR / "digits", train_size=1600, v
                 "valid": (valid_size, others, None, EVALUATION_STYLE),
                 "test": (test_size, (hold_out,) if hold_out else FSDD_SPEAKERS, None,
                          EVALUATION_STYLE)}
+        voices = {}
+        if synthetic_share:
+            from tts_voices import voice_clips
+
+            voices = voice_clips(training_style.trim_db)
+        synthetic = sorted({voice for voice, _ in voices})
         for index, (split, (size, speakers, share, style)) in enumerate(plan.items()):
-            source = clips[split]
+            source = {**clips[split], **voices} if split == "train" else clips[split]
             if hold_out and split == "test":  # the held-out voice: every take is new
                 source = {(hold_out, digit): sum((clips[part].get((hold_out, digit), [])
                                                   for part in SPLIT_TAKES), [])
@@ -226,7 +254,9 @@ def build_digit_corpus(fsdd_dir, out_dir=DATA_DIR / "digits", train_size=1600, v
             lines = []
             for number in progress(range(size), desc=f"writing {split} strings", unit="utt"):
                 style_name = _style(rng, number, share)
-                speaker = speakers[rng.integers(len(speakers))]
+                voiced = split == "train" and synthetic_share and rng.random() < synthetic_share
+                pool = synthetic if voiced else speakers
+                speaker = pool[rng.integers(len(pool))]
                 digits = rng.integers(0, 10, size=rng.integers(1, max_digits + 1))
                 samples, names = synthesize_string(rng, source, speaker, digits, style_name, style)
                 key = f"{split}/{number:05d}.wav"

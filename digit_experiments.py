@@ -10,6 +10,11 @@ rows, and the runs' pickles in ``results/``. Tables, verdicts and figures are in
 ``digit_reports.py``.
 """
 
+if __name__ == "__main__":  # before the imports: one line, no TensorFlow start-up log
+    from plumbing import refuse_to_run_as_command
+
+    refuse_to_run_as_command("digit_experiments")
+
 import math
 import os
 import pickle
@@ -23,8 +28,7 @@ import tensorflow as tf
 
 import plumbing
 from digit_images import ImageBatches, speaker_split
-from plumbing import (atomic_path, machine_description, refuse_to_run_as_command,
-                      run_in_workers, usable_cpus)
+from plumbing import atomic_path, machine_description, run_in_workers, usable_cpus
 
 DIGIT_BATCH_SIZE = 32  # the essay's batch: 85 steps per epoch on the 2,700 training images
 # A run has diverged when its training loss exceeds ten times chance (ln 10 nats for 10 digits).
@@ -333,7 +337,3 @@ def load_digit_runs(name):
         raise FileNotFoundError(f"{path} not found: run the digit notebook first.")
     with open(path, "rb") as stream:
         return pickle.load(stream)
-
-
-if __name__ == "__main__":
-    refuse_to_run_as_command("digit_experiments")

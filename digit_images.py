@@ -5,6 +5,11 @@ images (``DigitImages``), which are split officially or by speaker, optionally
 normalised per speaker, and served to ``Model.fit`` as ``ImageBatches``.
 """
 
+if __name__ == "__main__":  # before the imports: one line, no TensorFlow start-up log
+    from plumbing import refuse_to_run_as_command
+
+    refuse_to_run_as_command("digit_images")
+
 import dataclasses
 
 import keras
@@ -12,7 +17,7 @@ import numpy as np
 
 from data_generator import KERAS_WORKERS
 from fsdd import check_fsdd, find_fsdd, fsdd_split, parse_fsdd_name
-from plumbing import atomic_path, cache_file, ensure_writable, progress, refuse_to_run_as_command
+from plumbing import atomic_path, cache_file, ensure_writable, progress
 from utils import load_audio, spectrogram_image
 
 @dataclasses.dataclass(frozen=True)
@@ -170,7 +175,3 @@ def normalize_speakers(data, eps=1e-6):
         std = rows.std(axis=(0, 2), keepdims=True)
         images[own] = (rows - mean) / (std + eps)
     return dataclasses.replace(data, images=images)
-
-
-if __name__ == "__main__":
-    refuse_to_run_as_command("digit_images")

@@ -6,6 +6,11 @@ essay against the runs, and ``answer`` says in one line what they answer to the
 notebook's title question.
 """
 
+if __name__ == "__main__":  # before the imports: one line, no TensorFlow start-up log
+    from plumbing import refuse_to_run_as_command
+
+    refuse_to_run_as_command("digit_reports")
+
 import math
 
 import matplotlib.pyplot as plt
@@ -16,7 +21,7 @@ import sklearn.metrics
 
 import plumbing
 from digit_experiments import divergence, speed_summary, summarize_runs
-from plumbing import atomic_path, refuse_to_run_as_command
+from plumbing import atomic_path
 
 # One colour per model in every figure of the digit notebook.
 MODEL_COLOURS = {"essay CNN": "#1f77b4", "essay RNN": "#ff7f0e", "our CNN": "#2ca02c",
@@ -371,7 +376,3 @@ def plot_confusion(matrix, title="Confusion matrix"):
                 linecolor="0.9", cbar_kws={"label": "recordings"}, ax=ax)
     ax.set(title=title, xlabel="predicted digit", ylabel="true digit")
     return fig
-
-
-if __name__ == "__main__":
-    refuse_to_run_as_command("digit_reports")

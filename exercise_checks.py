@@ -15,6 +15,13 @@ raises ``CheckFailed``, whose message says in words what differs and where to
 look; a passed one prints what was checked.
 """
 
+if __name__ == "__main__":  # before the imports: one line, no TensorFlow start-up log
+    from plumbing import refuse_to_run_as_command
+
+    refuse_to_run_as_command("exercise_checks")
+
+import inspect
+import os
 from pathlib import Path
 
 import keras
@@ -24,7 +31,7 @@ import sample_models
 import ctc
 from char_map import NUM_CLASSES
 from data_generator import pad_batch
-from plumbing import PROJECT_DIR, refuse_to_run_as_command, stderr_to_devnull
+from plumbing import PROJECT_DIR, stderr_to_devnull
 from utils import text_to_int_sequence
 
 # What the solution builds with the original project's settings (161 spectrogram
@@ -58,11 +65,13 @@ REFERENCE = {
     ]),
     "bidirectional_rnn_model": ("Model 4", [
         ({"input_dim": 161, "units": 200},
-         [("Masking", 0), ("Bidirectional", 434_400), ("Dense", 11_629), ("Activation", 0)]),
+         [("RealFrames", 0), ("Bidirectional", 434_400), ("Dense", 11_629), ("Activation", 0)]),
     ]),
     "final_model": ("The final model", []),  # a design of the learner's own
 }
 
+EXERCISED = ("rnn_model", "cnn_rnn_model", "deep_rnn_model", "bidirectional_rnn_model",
+             "final_model")  # the factories the learner writes
 FRAMES = 137  # input frames of the test utterances: odd, to catch rounding after a stride
 TRANSCRIPTS = ["one two", "three", "four five six", "seven"]  # the fixed training batch
 TRAIN_STEPS = 3
@@ -77,17 +86,30 @@ def check_setup():
 
     The exercise edition's ``sample_models.py`` lies in the notebook's folder, and a
     Jupyter kernel started there finds it before the solution that the project
-    installs. Raises ``CheckFailed`` when the kernel imported another one.
+    installs, unless a folder put before it on ``sys.path`` (``PYTHONPATH`` holding
+    the project folder, say) holds the solution. Raises ``CheckFailed`` naming the
+    cause when the kernel imported another ``sample_models.py``.
     """
     used, solution = Path(sample_models.__file__).resolve(), PROJECT_DIR / "sample_models.py"
-    if used == solution or used.parent != Path.cwd().resolve():
+    here = Path.cwd().resolve()
+    if used.parent == here and used != solution:
+        print("The models come from sample_models.py in this notebook's folder: the code you "
+              "write there is used from the next cell you run on.")
+        return
+    if not (here / "sample_models.py").is_file():
         raise CheckFailed(
-            f"This notebook imported {'the solution, ' if used == solution else ''}{used}, not "
-            f"the sample_models.py beside it: its kernel runs in {Path.cwd()}. Start the "
-            "kernel in the notebook's own folder (Jupyter does; in VS Code set the notebook "
-            "file root to ${fileDirname}) and restart it.")
-    print("The models come from sample_models.py in this notebook's folder: the code you "
-          "write there is used from the next cell you run on.")
+            f"This notebook's kernel runs in {here}, which holds no sample_models.py, so it "
+            f"imported {used}. Start the kernel in the notebook's own folder (Jupyter does; in "
+            "VS Code set the notebook file root to ${fileDirname}) and restart it.")
+    before = [entry for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep)
+              if entry and Path(entry).resolve() == used.parent]
+    cause = (f"PYTHONPATH names {used.parent}, and Python looks there before the notebook's "
+             "folder: remove it from PYTHONPATH (the project is installed, so its modules "
+             "are found without it), then restart the kernel." if before else
+             f"{used.parent} comes before the notebook's folder on sys.path: start Jupyter "
+             "without adding it, then restart the kernel.")
+    raise CheckFailed(f"This notebook imported {'the solution, ' if used == solution else ''}"
+                      f"{used}, not the sample_models.py beside it in {here}. {cause}")
 
 
 def check_model(model):
@@ -127,6 +149,7 @@ def check_model(model):
         if name == "final_model":
             passed.append(_check_final_design(model, factory, build_args))
         passed.append(_check_output(model, title))
+        passed += _check_arguments(factory, build_args, title)
         passed.append(_check_training(factory, build_args, title))
     print(f"{title} ({name}) passes its checks:")
     for line in passed:
@@ -158,20 +181,27 @@ def _check_layers(model, title, call, reference):
     if kinds != wanted:
         at = next((i for i, (a, b) in enumerate(zip(kinds, wanted)) if a != b),
                   min(len(kinds), len(wanted)))
+        expected = wanted[at] if at < len(wanted) else "no layer"
+        if expected == "Activation" and at == len(wanted) - 1:
+            expected += ' (the softmax: layers.Activation("softmax"), as _output_layers adds)'
         raise CheckFailed(
             f"{title} built as {call} has {len(kinds)} layers after its input "
             f"({' -> '.join(kinds)}) but the reference has {len(wanted)} "
             f"({' -> '.join(wanted)}): layer {at + 1} is "
             f"{kinds[at] if at < len(kinds) else 'missing'} where the reference has "
-            f"{wanted[at] if at < len(wanted) else 'no layer'}. Compare your layers with the "
-            "docstring of the function.")
+            f"{expected}. Compare your layers with the docstring of the function.")
     for position, (layer, (kind, expected)) in enumerate(zip(layers, reference), 1):
         if layer.count_params() != expected:
             raise CheckFailed(
                 f"{title} built as {call}: layer {position}, {kind} '{layer.name}', has "
                 f"{layer.count_params():,} parameters where the reference has {expected:,}. "
                 + _parameter_hint(layer, layer.count_params() - expected))
-    return f"{call}: {' -> '.join(kinds)}, {model.count_params():,} parameters, as the reference"
+    features = model.input_shape[-1]
+    where = (f"at the original project's {features} features per frame (LibriSpeech "
+             "spectrograms; your notebook's model, built for this corpus's features, has its "
+             "own count)" if features == 161 else f"at {features} features per frame")
+    return (f"rebuilt {where} as {call}: {' -> '.join(kinds)}, {model.count_params():,} "
+            "parameters, as the reference")
 
 
 def _parameter_hint(layer, surplus):
@@ -242,6 +272,63 @@ def _check_output(model, title):
             f"probability distribution over {symbols} symbols")
 
 
+BORDER_MODES, STRIDES, ACTIVATIONS = ("same", "valid"), (1, 2, 3), ("relu", "tanh")
+
+
+def _check_arguments(factory, build_args, title):
+    """Every padding and stride the factory takes gives ``output_length`` frames; its
+    ``activation`` argument reaches the recurrent layer. Small sizes keep it quick."""
+    accepts = inspect.signature(factory).parameters
+    small = {key: value for key, value in build_args.items()}
+    small.update({key: 8 for key in ("units", "filters") if key in accepts})
+    passed = []
+    if "conv_border_mode" in accepts and "conv_stride" in accepts:
+        for mode in BORDER_MODES:
+            for stride in STRIDES:
+                arguments = {**small, "conv_border_mode": mode, "conv_stride": stride}
+                model = _build(factory, title, arguments)
+                output = model(np.zeros((1, FRAMES, model.input_shape[-1]), np.float32))
+                if output.shape[1] != int(model.output_length(FRAMES)):
+                    raise CheckFailed(
+                        f"{title} built as {_call(factory, arguments)} returns {output.shape[1]} "
+                        f"frames for {FRAMES} input frames, but its output_length({FRAMES}) says "
+                        f"{int(model.output_length(FRAMES))}: output_length must follow the "
+                        "arguments, cnn_output_length(frames, kernel_size, conv_border_mode, "
+                        "conv_stride).")
+        passed.append(f"output_length is right for padding {' and '.join(BORDER_MODES)} with "
+                      f"strides {', '.join(map(str, STRIDES))}")
+    if "activation" in accepts:
+        for activation in ACTIVATIONS:
+            arguments = {**small, "activation": activation}
+            model = _build(factory, title, arguments)
+            used = {layer.activation.__name__ for layer in model.layers
+                    if isinstance(layer, (keras.layers.GRU, keras.layers.SimpleRNN,
+                                          keras.layers.LSTM))}
+            if used != {activation}:
+                raise CheckFailed(
+                    f"{title} built as {_call(factory, arguments)} has recurrent layers with "
+                    f"{', '.join(sorted(used)) or 'no'} activation, not {activation}: pass the "
+                    "function's activation argument to the GRU (activation=activation).")
+        passed.append(f"the activation argument reaches the recurrent layer "
+                      f"({' and '.join(ACTIVATIONS)} tried)")
+    return passed
+
+
+def show_code():
+    """Print the source of every function the learner writes, as a grader reads it.
+
+    The exercise notebook ends with this cell, so its exported HTML holds the code
+    of ``sample_models.py`` that produced the results above it.
+    """
+    print(f"The functions you wrote, from {Path(sample_models.__file__).name}:")
+    for name in EXERCISED:
+        print(f"\n# ---------------------------------------------------------- {name}\n")
+        try:
+            print(inspect.getsource(getattr(sample_models, name)).rstrip())
+        except (AttributeError, OSError, TypeError) as error:
+            print(f"(not found: {error})")
+
+
 def _check_training(factory, build_args, title):
     """A few Adam steps with the CTC loss on a fixed batch must lower the loss."""
     keras.utils.set_random_seed(0)
@@ -281,7 +368,3 @@ def _check_training(factory, build_args, title):
             "to the output, so that all weights are trained, and that nothing stops gradients.")
     return (f"the CTC loss on a fixed batch of {len(TRANSCRIPTS)} utterances fell from "
             f"{losses[0]:.1f} to {losses[-1]:.1f} in {TRAIN_STEPS} training steps")
-
-
-if __name__ == "__main__":
-    refuse_to_run_as_command("exercise_checks")

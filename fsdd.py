@@ -6,6 +6,11 @@ track as images (``digit_images.load_digit_images``), the VUI track as the
 material of its digit-string corpus (``prepare_data.build_digit_corpus``).
 """
 
+if __name__ == "__main__":  # before the imports: one line, no TensorFlow start-up log
+    from plumbing import refuse_to_run_as_command
+
+    refuse_to_run_as_command("fsdd")
+
 import hashlib
 import os
 import re
@@ -13,8 +18,7 @@ import shutil
 import zipfile
 from pathlib import Path
 
-from plumbing import (DATA_DIR, PROJECT_DIR, download_file, extract_atomically,
-                      refuse_to_run_as_command)
+from plumbing import DATA_DIR, PROJECT_DIR, download_file, extract_atomically
 
 FSDD_COMMIT = "26eb9aaf76e81b692f806f9140c2d2777410d7a1"
 FSDD_URL = f"https://github.com/Jakobovski/free-spoken-digit-dataset/archive/{FSDD_COMMIT}.zip"
@@ -136,7 +140,3 @@ def find_fsdd(source=None, out_dir=DATA_DIR / "fsdd", download=True):
 def fsdd_split(take):
     """``'valid'`` for FSDD's official test takes (0-4), ``'train'`` for takes 5-49."""
     return "valid" if take in FSDD_TEST_TAKES else "train"
-
-
-if __name__ == "__main__":
-    refuse_to_run_as_command("fsdd")

@@ -32,6 +32,7 @@ We keep its delimiters, with the instructions after a colon on the BEGIN line
 (nbgrader wants the delimiter alone there).
 """
 
+import argparse
 import ast
 import copy
 import hashlib
@@ -43,7 +44,7 @@ from collections import namedtuple
 
 import nbformat
 
-from plumbing import PROJECT_DIR, atomic_path
+from plumbing import PROJECT_DIR, CommandParser, atomic_path
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 ANSWER_TAG = "answer"
@@ -286,9 +287,10 @@ def write_edition(out_dir=EXERCISES_DIR):
     return done
 
 
-def main():
-    if len(sys.argv) > 1:
-        raise SystemExit(f"usage: python make_exercises.py (no arguments)\n{__doc__}")
+def main(argv=None):
+    """Command-line entry point: no arguments but ``--help``; returns the exit status."""
+    CommandParser(prog="make_exercises.py", description=__doc__,
+                  formatter_class=argparse.RawDescriptionHelpFormatter).parse_args(argv)
     for name, what in write_edition().items():
         path = (EXERCISES_DIR / name).relative_to(PROJECT_DIR)
         if what == "kept":
@@ -296,7 +298,8 @@ def main():
                   "Move it away or delete it, then run again for a fresh copy.")
         else:
             print(f"{path}: {what}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -7,12 +7,16 @@ figure always shows the model that is trained, and it needs nothing but
 matplotlib, so it shows in the HTML export.
 """
 
+if __name__ == "__main__":  # before the imports: one line, no TensorFlow start-up log
+    from plumbing import refuse_to_run_as_command
+
+    refuse_to_run_as_command("model_figures")
+
 import matplotlib.pyplot as plt
 from keras import layers
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyBboxPatch, Patch
 
-from plumbing import refuse_to_run_as_command
 
 KIND_COLOURS = {  # kind of layer: face colour
     "input": "#d9d9d9", "convolution": "#9ecae1", "recurrent": "#fdae6b",
@@ -132,7 +136,3 @@ def plot_architecture(model, title=None):
             color="#555555")
     fig.tight_layout()
     return fig
-
-
-if __name__ == "__main__":
-    refuse_to_run_as_command("model_figures")

@@ -181,8 +181,11 @@ def _limit_threads(threads):
 def run_in_workers(function, jobs, processes=None, desc="runs", unit="run"):
     """Call ``function(*job)`` for every job in spawned worker processes, side by side.
 
-    Each worker's TensorFlow is limited to its share of the usable cores (at
-    least one thread), so ``processes`` runs share the machine without
+    Each job runs in a worker process of its own, at most ``processes`` at once,
+    so a worker that dies (killed, out of memory, crashed) takes no other job
+    with it: the others still finish, and one error at the end names the jobs
+    that failed. Each worker's TensorFlow is limited to its share of the usable
+    cores (at least one thread), so ``processes`` runs share the machine without
     oversubscribing it. Workers are spawned (a forked child would inherit this
     process's running TensorFlow threads) and import the main module, so a
     script must call this under ``if __name__ == "__main__":``; ``function`` and
@@ -190,27 +193,72 @@ def run_in_workers(function, jobs, processes=None, desc="runs", unit="run"):
 
     Args:
         function: called as ``function(*job)`` in a worker.
-        jobs: a list of argument tuples.
+        jobs: a list of argument tuples; a job is named in messages by its
+            string arguments (e.g. a run's name).
         processes: runs at once (default: one per usable core, at most one per job).
         desc, unit: the progress bar's label and unit.
 
     Returns:
-        The results in the order of ``jobs``. An error in a worker is raised here.
+        The results in the order of ``jobs``, once every job has ended. An error
+        raised in a worker is raised here (the first in job order).
+
+    Raises:
+        RuntimeError: a worker process died; the message names its jobs.
     """
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
     from multiprocessing import get_context
 
     processes = max(1, min(len(jobs), processes or usable_cpus()))
-    with ProcessPoolExecutor(processes, mp_context=get_context("spawn"),
-                             initializer=_limit_threads,
-                             initargs=(max(1, usable_cpus() // processes),)) as pool:
-        # Workers start on submit and inherit stderr: without this, each would print
-        # TensorFlow's start-up log into the notebook. Their errors still reach us.
-        with stderr_to_devnull():
-            futures = [pool.submit(function, *job) for job in jobs]
-        for _ in progress(as_completed(futures), total=len(futures), desc=desc, unit=unit):
-            pass
-        return [future.result() for future in futures]
+    threads = max(1, usable_cpus() // processes)
+    waiting, running = list(enumerate(jobs)), {}  # running: future -> (job index, its pool)
+    results, errors, died = [None] * len(jobs), {}, []
+    bar = progress(total=len(jobs), desc=desc, unit=unit)
+    try:
+        while waiting or running:
+            while waiting and len(running) < processes:
+                index, job = waiting.pop(0)
+                pool = ProcessPoolExecutor(1, mp_context=get_context("spawn"),
+                                           initializer=_limit_threads, initargs=(threads,))
+                # The worker starts on submit and inherits stderr: without this, each would
+                # print TensorFlow's start-up log into the notebook. Its errors still reach us.
+                with stderr_to_devnull():
+                    running[pool.submit(function, *job)] = index, pool
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                index, pool = running.pop(future)
+                pool.shutdown()
+                try:
+                    results[index] = future.result()
+                except BrokenProcessPool:
+                    died.append(index)
+                except Exception as error:  # raised by the job: raised here at the end
+                    errors[index] = error
+                bar.update()
+                if died or errors:
+                    bar.set_postfix_str(f"{len(died) + len(errors)} failed")
+    finally:
+        for _, pool in running.values():  # only on an error here (e.g. Ctrl-C)
+            pool.shutdown(wait=False, cancel_futures=True)
+        bar.close()
+    if died:
+        failures = [f"{_job_name(jobs[i], i, unit)} died (its worker process was killed, ran out "
+                    "of memory or crashed)" if i in died else
+                    f"{_job_name(jobs[i], i, unit)} raised {type(errors[i]).__name__}: {errors[i]}"
+                    for i in sorted(died + list(errors))]
+        raise RuntimeError(
+            f"{len(failures)} of {len(jobs)} {unit}s failed: {'; '.join(failures)}. The other "
+            f"{unit}s finished and their results are kept (train_model writes each run's files "
+            "in results/): running the same call again does only what is missing.") from None
+    if errors:
+        raise errors[min(errors)]
+    return results
+
+
+def _job_name(job, index, unit):
+    """``'run 2 (george)'``: a job's number and its string arguments, for messages."""
+    labels = [argument for argument in job if isinstance(argument, str)]
+    return f"{unit} {index + 1}" + (f" ({', '.join(labels)})" if labels else "")
 
 
 def start_tensorflow(seed=None):
@@ -270,8 +318,12 @@ class CommandParser(argparse.ArgumentParser):
     """``argparse`` for the project's commands: a bad argument ends in one line and status 2.
 
     argparse itself prints the whole usage before its error; here the error line
-    names the argument and points at ``--help``.
+    names the argument and points at ``--help``. Options must be spelt out: argparse
+    would take a prefix for the option it starts (``--fsdd`` for ``--fsdd-out``).
     """
+
+    def __init__(self, *args, allow_abbrev=False, **kwargs):
+        super().__init__(*args, allow_abbrev=allow_abbrev, **kwargs)
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
@@ -288,11 +340,22 @@ def positive_int(text):
     return value
 
 
+def non_negative_int(text):
+    """An argparse type: a whole number of at least 0 (a seed)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is below 0")
+    return value
+
+
 def refuse_to_run_as_command(module):
     """Exit with status 2 when a library module is run as a command (``python -m utils``)."""
     print(f"{module} is a library module, not a command: import it in a notebook or script. "
-          "The commands are prepare_data.py, transcribe.py, make_exercises.py and "
-          "run_notebooks.py (see README.md).", file=sys.stderr)
+          "The commands are prepare_data.py, train.py, transcribe.py, make_exercises.py "
+          "and run_notebooks.py (see README.md).", file=sys.stderr)
     sys.exit(2)
 
 

@@ -30,7 +30,7 @@ import soundfile
 from digit_corpus import build_digit_corpus, write_description_file
 from fsdd import FSDD_SPEAKERS, find_fsdd
 from plumbing import (DATA_DIR, CommandParser, download_file, extract_atomically,
-                      positive_int, progress)
+                      non_negative_int, positive_int, progress)
 from utils import normalize_transcript
 
 LIBRISPEECH_URL = "https://www.openslr.org/resources/12/"
@@ -49,7 +49,7 @@ EVALUATION_SUBSET = "test-clean"  # its speakers split in two: validation and te
 # -------------------------------------------------------------------- LibriSpeech
 
 def librispeech_utterances(subset_dir, description_dir):
-    """Utterances of one extracted LibriSpeech subset (e.g. ``LibriSpeech/dev-clean``).
+    """Utterances of an extracted LibriSpeech subset (``LibriSpeech/dev-clean``) or speaker.
 
     Reads every ``<speaker>-<chapter>.trans.txt`` and the duration of each FLAC.
     Keys are relative to ``description_dir``.
@@ -59,7 +59,7 @@ def librispeech_utterances(subset_dir, description_dir):
         FileNotFoundError: a transcript line whose FLAC file is missing.
     """
     subset_dir = Path(subset_dir)
-    transcripts = sorted(subset_dir.glob("*/*/*.trans.txt"))
+    transcripts = sorted(subset_dir.glob("**/*.trans.txt"))
     utterances = []
     for transcript in progress(transcripts, desc=f"reading {subset_dir.name}", unit="chapter"):
         for line_number, line in enumerate(transcript.read_text().splitlines(), 1):
@@ -204,7 +204,7 @@ def main(argv=None):
     digits.add_argument("--test-size", type=positive_int, default=320, metavar="N")
     digits.add_argument("--max-digits", type=positive_int, default=7, metavar="N",
                         help="longest string, in digits (1 to 20)")
-    digits.add_argument("--seed", type=int, default=0, help="0 or more")
+    digits.add_argument("--seed", type=non_negative_int, default=0, help="0 or more")
     digits.add_argument("--connected-share", type=float, default=0.5, metavar="FRACTION",
                         help="fraction of connected training strings (0 to 1)")
     digits.add_argument("--hold-out", choices=FSDD_SPEAKERS, metavar="SPEAKER",

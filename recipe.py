@@ -7,7 +7,12 @@ setting was chosen (on validation strings or held-out-speaker design folds,
 over seeds) is told in the README and the appendix notebook.
 """
 
-from plumbing import DATA_DIR, refuse_to_run_as_command
+if __name__ == "__main__":  # before the imports: one line, no TensorFlow start-up log
+    from plumbing import refuse_to_run_as_command
+
+    refuse_to_run_as_command("recipe")
+
+from plumbing import DATA_DIR
 
 CORPUS = {  # digit_corpus.build_digit_corpus arguments of the default corpus
     "train_size": 1600, "valid_size": 320, "test_size": 320, "max_digits": 7, "seed": 0,
@@ -56,13 +61,9 @@ def train_final_model(train_json, valid_json, name=RESULT_NAME, epochs=TRAINING[
     data = AudioGenerator(train_json, None, minibatch_size=training["minibatch_size"], **features)
     model = getattr(sample_models, MODEL)(input_dim=data.input_dim)
     optimizer = cosine_adam(training["learning_rate"], epochs, data.steps_per_epoch,
-                            min(training["warmup_epochs"], epochs - 1))
+                            training["warmup_epochs"])
     history = train_model(model, f"{name}.pickle", f"{name}.weights.h5", train_json, valid_json,
                           minibatch_size=training["minibatch_size"], epochs=epochs,
                           verbose=verbose, jit_compile=training["jit_compile"],
                           optimizer=optimizer, overwrite=overwrite, **features)
     return model, history
-
-
-if __name__ == "__main__":
-    refuse_to_run_as_command("recipe")

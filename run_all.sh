@@ -16,8 +16,8 @@ step() { echo; echo "== [$((SECONDS - start)) s] $*"; }
 
 step "installing the packages of requirements.txt"
 $PYTHON -m pip install --quiet --disable-pip-version-check -r requirements.txt
-step "installing Chromium where missing (for the HTML report test of run_tests.sh)"
-bash .ci/install_chromium.sh
+step "installing the system packages where missing (Chromium for the HTML report test, flite and festival for the synthetic voices)"
+bash .ci/install_system_packages.sh
 step "finding FSDD (\$FSDD_DIR, a previous download, else downloading it)"
 $PYTHON prepare_data.py fsdd
 step "building the default digit corpus"

@@ -6,10 +6,12 @@ Each notebook runs in a fresh kernel from its own folder (as Jupyter runs it),
 with a progress bar over its code cells and the time each took; the executed
 notebook replaces the original and ``reports/<name>.html`` is written for a
 grader. A cell that fails stops the run with the cell's number and error, and
-the notebook is saved with the outputs it had up to there.
+the notebook is saved with the outputs it had up to there. Every path is checked
+first: a missing file or one that is not a notebook stops the command before
+anything runs, with one line and exit status 2.
 """
 
-import argparse
+import sys
 import threading
 import time
 from pathlib import Path
@@ -20,6 +22,10 @@ from nbclient.exceptions import CellExecutionError
 from nbconvert import HTMLExporter
 from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 from tqdm import tqdm
+
+from plumbing import CommandParser
+
+PROG = "run_notebooks.py"
 
 
 class EchoingClient(NotebookClient):
@@ -74,11 +80,35 @@ def export_html(path, reports):
     return target
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def check_notebook(path):
+    """Refuse a path that is not a notebook file, before any notebook runs.
+
+    Raises:
+        ValueError: naming the path and what to pass instead.
+    """
+    if not path.is_file():
+        raise ValueError(f"{path}: {'not a file' if path.exists() else 'no such file'}: pass "
+                         "the notebooks to run, e.g. notebooks/*.ipynb.")
+    try:
+        nbformat.validate(nbformat.read(path, as_version=4))
+    except Exception as error:  # nbformat raises many kinds for a file that is no notebook
+        reason = str(error).strip().splitlines()[0][:120] or type(error).__name__
+        raise ValueError(f"{path} is not a Jupyter notebook ({reason}): pass .ipynb files "
+                         "saved by Jupyter.") from None
+
+
+def main(argv=None):
+    """Command-line entry point (see the module docstring); returns the exit status."""
+    parser = CommandParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="+", type=Path)
     parser.add_argument("--reports", type=Path, default=Path("reports"))
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    try:
+        for path in args.notebooks:
+            check_notebook(path)
+    except ValueError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 2
     for path in args.notebooks:
         try:
             seconds = execute(path)
@@ -87,7 +117,8 @@ def main():
                              f"{error}") from None
         report = export_html(path, args.reports)
         print(f"{path}: executed in {seconds / 60:.1f} min, report {report}", flush=True)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

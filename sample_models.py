@@ -7,6 +7,11 @@ the CTC loss. GRU cells of models 0-4 use ``reset_after=False`` (no separate
 recurrent bias), as in the original project, so their parameter counts match it.
 """
 
+if __name__ == "__main__":  # before the imports: one line, no TensorFlow start-up log
+    from plumbing import refuse_to_run_as_command
+
+    refuse_to_run_as_command("sample_models")
+
 import functools
 import inspect
 
@@ -14,7 +19,6 @@ import keras
 from keras import layers, ops
 
 from char_map import NUM_CLASSES
-from plumbing import refuse_to_run_as_command
 from utils import cnn_output_length
 
 
@@ -471,7 +475,3 @@ def time_rnn(size=DIGIT_IMAGE_SIZE, units=128, stack=4, dropout=0.3, augment=Tru
     x = layers.Dropout(dropout, name="dropout")(x)
     outputs = layers.Dense(DIGIT_CLASSES, name="logits")(x)
     return keras.Model(inputs, outputs, name="time_rnn")
-
-
-if __name__ == "__main__":
-    refuse_to_run_as_command("sample_models")

@@ -8,6 +8,13 @@ again reuses it, a longer run goes on from it. ``load_trained_model`` rebuilds a
 trained model from its record. Decoding and scoring live in ``decoding.py``.
 """
 
+if __name__ == "__main__":  # before the imports: one line, no TensorFlow start-up log
+    from plumbing import refuse_to_run_as_command
+
+    refuse_to_run_as_command("train_utils")
+
+import contextlib
+import io
 import json
 import math
 import pickle
@@ -25,8 +32,7 @@ import plumbing
 import sample_models
 from ctc import add_ctc_loss, check_label_lengths, ctc_output_loss, frames_needed, predict_texts
 from data_generator import DIGITS_TRAIN_JSON, DIGITS_VALID_JSON, AudioGenerator
-from plumbing import (atomic_path, ensure_writable, file_sha256, machine_description, project_path,
-                      refuse_to_run_as_command)
+from plumbing import atomic_path, ensure_writable, file_sha256, machine_description, project_path
 
 
 def default_optimizer():
@@ -41,20 +47,21 @@ def cosine_adam(learning_rate, epochs, steps_per_epoch, warmup_epochs=1, clipnor
     Args:
         learning_rate: the highest rate, reached at the end of the warm-up.
         epochs, steps_per_epoch: the length of the run; the decay ends with it.
-        warmup_epochs: epochs of linear warm-up from 0. Adam's first steps are
-            large for every weight at once; starting small keeps a relu
-            recurrence (Models 1 and 2) from blowing up before it has learnt anything.
+        warmup_epochs: epochs of linear warm-up from 0 (at most all epochs but the
+            last). Adam's first steps are large for every weight at once; starting
+            small keeps a relu recurrence (Models 1 and 2) from blowing up before
+            it has learnt anything.
         clipnorm: gradients are rescaled to at most this norm (recurrent nets
             otherwise blow up now and then).
     """
-    if not 0 <= warmup_epochs < epochs:
-        raise ValueError(f"warmup_epochs must be 0 or more and below epochs ({epochs}); "
-                         f"got {warmup_epochs}.")
-    warmup = int(warmup_epochs * steps_per_epoch)
+    if warmup_epochs < 0:
+        raise ValueError(f"warmup_epochs must be 0 or more; got {warmup_epochs}.")
+    warmup = int(min(warmup_epochs, epochs - 1) * steps_per_epoch)
     schedule = keras.optimizers.schedules.CosineDecay(
         0.0 if warmup else learning_rate, epochs * steps_per_epoch - warmup,
         warmup_target=learning_rate if warmup else None, warmup_steps=warmup)
     return keras.optimizers.Adam(schedule, clipnorm=clipnorm)
+
 
 # ------------------------------------------------------------------------ training
 
@@ -529,11 +536,14 @@ def _train_job(build_args, name, folders, seed, learning_rate, warmup_epochs, se
     steps = AudioGenerator(settings["train_json"], None, settings.get("spectrogram", True),
                            minibatch_size=settings.get("minibatch_size", 20)).steps_per_epoch
     optimizer = cosine_adam(learning_rate, settings["epochs"], steps, warmup_epochs)
-    history = train_model(model, f"{name}.pickle", f"{name}.weights.h5", optimizer=optimizer,
-                          verbose=0, **settings)
+    pickle_file = plumbing.RESULTS_DIR / f"{name}.pickle"
+    before = len(read_history(pickle_file)["loss"]) if pickle_file.is_file() else 0
+    with contextlib.redirect_stdout(io.StringIO()):  # the caller's table says what happened
+        history = train_model(model, f"{name}.pickle", f"{name}.weights.h5",
+                              optimizer=optimizer, verbose=0, **settings)
     seconds, best = history["seconds"], best_epoch(history)
-    return {"epochs": len(history["loss"]), "kept epoch": best,
-            "val WER %": history["val_wer"][best - 1] if best else math.nan,
+    return {"epochs": len(history["loss"]), "trained now": len(history["loss"]) - before,
+            "kept epoch": best, "val WER %": history["val_wer"][best - 1] if best else math.nan,
             "val loss": history["val_loss"][best - 1] if best else math.nan,
             "s/epoch": float(np.nanmedian(seconds[1:] or seconds)),
             "train min": float(np.nansum(seconds)) / 60}
@@ -562,9 +572,9 @@ def train_in_workers(models, prefix="", learning_rate=1e-3, warmup_epochs=1, xla
             (``train_json``, ``valid_json``, ``epochs``, ``spectrogram``...).
 
     Returns:
-        A DataFrame indexed by name: ``epochs``, ``kept epoch`` (``best_epoch``), its
-        ``val WER %`` and ``val loss``, ``s/epoch`` (median after the first epoch)
-        and ``train min``.
+        A DataFrame indexed by name: ``epochs``, ``trained now`` (0 where a finished
+        run was reused), ``kept epoch`` (``best_epoch``), its ``val WER %`` and ``val
+        loss``, ``s/epoch`` (median after the first epoch) and ``train min``.
     """
     folders = (plumbing.RESULTS_DIR, plumbing.CACHE_DIR)
     # Features are computed (and cached) here once, not by every worker.
@@ -625,7 +635,3 @@ def plot_loss_curves(histories, labels=None, highlight=None):
     axes[0].set_ylabel("CTC loss (nats per utterance)")
     axes[1].legend(title="model", loc="upper left", bbox_to_anchor=(1.02, 1))
     return figure
-
-
-if __name__ == "__main__":
-    refuse_to_run_as_command("train_utils")

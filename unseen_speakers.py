@@ -11,14 +11,21 @@ The folds are independent, so they train side by side in worker processes
 (``plumbing.run_in_workers``), each limited to its share of the cores.
 """
 
+if __name__ == "__main__":  # before the imports: one line, no TensorFlow start-up log
+    from plumbing import refuse_to_run_as_command
+
+    refuse_to_run_as_command("unseen_speakers")
+
+import contextlib
 import hashlib
+import io
 
 import pandas as pd
 
 import plumbing
 import recipe
 from fsdd import FSDD_SPEAKERS
-from plumbing import refuse_to_run_as_command, run_in_workers
+from plumbing import run_in_workers
 
 DESIGN_SPEAKERS = ("george", "nicolas")  # designs are chosen on these folds only
 UNTOUCHED_SPEAKERS = tuple(s for s in FSDD_SPEAKERS if s not in DESIGN_SPEAKERS)
@@ -42,16 +49,20 @@ def _train_fold(speaker, corpus, epochs, seed, name, folders, features, training
 
     plumbing.RESULTS_DIR, plumbing.CACHE_DIR = folders  # the caller's folders, not the defaults
     keras.utils.set_random_seed(seed)
-    from decoding import error_rates
+    from decoding import error_rates, scores, transcripts
 
     train_json, valid_json, test_json = corpus
-    model, history = recipe.train_final_model(train_json, valid_json, name, epochs, verbose=0,
-                                              features=features, training=training)
+    with contextlib.redirect_stdout(io.StringIO()):  # the caller's table says what happened
+        model, history = recipe.train_final_model(train_json, valid_json, name, epochs,
+                                                  verbose=0, features=features, training=training)
+        rates_by_decoder = error_rates(model, test_json)
+        heard = scores(transcripts(model, valid_json))  # the training voices, other takes
     row = {"speaker": speaker, "train s": sum(history["seconds"])}
-    for decoder, rates in error_rates(model, test_json).iterrows():
+    for decoder, rates in rates_by_decoder.iterrows():
         row.update({f"{column} ({decoder})": value for column, value in rates.items()
                     if column != "non-words"})
         row[f"non-words ({decoder})"] = rates["non-words"]
+    row.update({f"in-speaker {column} (greedy)": value for column, value in heard.items()})
     return row
 
 
@@ -87,7 +98,3 @@ def leave_one_speaker_out(speakers=FSDD_SPEAKERS, epochs=recipe.TRAINING["epochs
         if chosen:
             table.loc[f"mean, {label}"] = table.loc[chosen].mean()
     return table
-
-
-if __name__ == "__main__":
-    refuse_to_run_as_command("unseen_speakers")

@@ -8,6 +8,11 @@ image instead (``spectrogram_image``: frequency rows, time columns). Also here:
 transcripts to and from CTC label integers, and the output length of a convolution.
 """
 
+if __name__ == "__main__":  # before the imports: one line, no TensorFlow start-up log
+    from plumbing import refuse_to_run_as_command
+
+    refuse_to_run_as_command("utils")
+
 import warnings
 from pathlib import Path
 
@@ -18,7 +23,9 @@ from numpy.lib.stride_tricks import sliding_window_view
 from python_speech_features import mfcc
 
 from char_map import char_map, index_map
-from plumbing import refuse_to_run_as_command
+
+MAX_SAMPLE = 1e3  # larger samples (in size) mark a damaged file; audio lies in [-1, 1]
+
 
 def load_audio(path, sample_rate=None):
     """Read an audio file as mono float32 samples in [-1, 1].
@@ -34,8 +41,8 @@ def load_audio(path, sample_rate=None):
 
     Raises:
         FileNotFoundError: the file does not exist.
-        ValueError: the file cannot be decoded, is truncated, holds no samples
-            or holds NaN or infinite samples.
+        ValueError: the file cannot be decoded, is truncated, holds no samples,
+            or holds NaN or infinite samples or samples above ``MAX_SAMPLE`` in size.
     """
     path = Path(path)
     if not path.is_file():
@@ -60,6 +67,13 @@ def load_audio(path, sample_rate=None):
         # One NaN would turn the corpus's normalisation statistics, and so every feature, to NaN.
         raise ValueError(f"audio file {path} holds {bad} samples that are NaN or infinite; "
                          "it is damaged: replace it or remove it from the corpus.")
+    peak = float(np.abs(samples).max())
+    if peak > MAX_SAMPLE:
+        # Audio lies in [-1, 1] (a float file clipped a little above is fine); samples like
+        # 1e20 overflow the spectrogram's power to infinity and every feature to NaN.
+        raise ValueError(f"audio file {path} holds samples up to {peak:.3g}, far outside "
+                         "[-1, 1]: it is damaged (or not audio): replace it or remove it from "
+                         "the corpus.")
     samples = samples.mean(axis=1)
     if sample_rate is not None and rate != sample_rate:
         warnings.warn(f"{path}: resampled from {rate} Hz to {sample_rate} Hz.", stacklevel=2)
@@ -228,7 +242,3 @@ def spectrogram_image(samples, sample_rate, size=64, step=8, window=32, top_db=8
     image = rows @ decibels.T @ _interpolation_matrix(size, frames).T
     image = np.clip(image - image.max() + top_db, 0, top_db) / top_db
     return image[::-1].astype(np.float32)
-
-
-if __name__ == "__main__":
-    refuse_to_run_as_command("utils")

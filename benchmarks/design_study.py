@@ -20,7 +20,9 @@ Variants (the shipped recipe's value in brackets):
 - ``steady tempo``: connected training strings at the recordings' own tempo (0.9-1.25x);
 - ``no overlap``: connected training strings joined without a crossfade (0-30 ms);
 - ``spectrogram``: 81-bin spectrograms instead of 13 MFCCs;
-- ``learning rate x2``: Adam's highest learning rate doubled (0.00141).
+- ``learning rate x2``: Adam's highest learning rate doubled (0.00141);
+- ``synthetic voices``: half the training strings said by the 72 synthetic voices of
+  ``tts_voices`` (flite and festival; none).
 """
 
 import os
@@ -48,6 +50,7 @@ VARIANTS = {  # name: what it changes of the recipe (corpus, features or trainin
     "no overlap": {"corpus": {"training_style": ConnectedStyle(overlap_ms=(0.0, 0.0))}},
     "spectrogram": {"features": {"spectrogram": True, "mfcc_dim": 13}},
     "learning rate x2": {"training": {"learning_rate": 2 * recipe.TRAINING["learning_rate"]}},
+    "synthetic voices": {"corpus": {"synthetic_share": 0.5}},
 }
 RESULTS_CSV = plumbing.RESULTS_DIR / "design_study.csv"
 

@@ -13,22 +13,27 @@
    frames) times the 102 batches of its 2,023 training utterances.
 """
 
-import argparse
 import os
+import sys
 import time
+from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from plumbing import (CommandParser, machine_description, positive_int,  # noqa: E402
+                      stderr_to_devnull)
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import soundfile  # noqa: E402
+with stderr_to_devnull():  # TensorFlow's C++ start-up log
+    import keras  # noqa: E402
+    import numpy as np  # noqa: E402
+    import soundfile  # noqa: E402
 
-import sample_models  # noqa: E402
-import ctc  # noqa: E402
-import train_utils  # noqa: E402
-from data_generator import DIGITS_TRAIN_JSON, AudioGenerator, Featurizer, load_description_file  # noqa: E402
-from plumbing import machine_description  # noqa: E402
-from utils import log_spectrogram, mfcc_features  # noqa: E402
+    import ctc  # noqa: E402
+    import sample_models  # noqa: E402
+    import train_utils  # noqa: E402
+    from data_generator import (DIGITS_TRAIN_JSON, AudioGenerator, Featurizer,  # noqa: E402
+                                load_description_file)
+    from utils import log_spectrogram, mfcc_features  # noqa: E402
 
 # name: (factory of input_dim, jit_compile as the VUI notebook trains it)
 MODELS = {
@@ -93,12 +98,13 @@ def feature_speed(train_json):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = CommandParser(prog="benchmarks/speed.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", choices=sorted(MODELS), default="final_model")
-    parser.add_argument("--epochs", type=int, default=4,
+    parser.add_argument("--epochs", type=positive_int, default=4,
                         help="epochs timed; the first is warm-up, the median of the rest is reported")
     parser.add_argument("--train-json", default=DIGITS_TRAIN_JSON)
-    parser.add_argument("--batch-size", type=int, default=20, help="utterances per batch")
+    parser.add_argument("--batch-size", type=positive_int, default=20,
+                        help="utterances per batch")
     parser.add_argument("--librispeech", action="store_true",
                         help="only estimate the cost of an epoch of LibriSpeech dev-clean")
     args = parser.parse_args()

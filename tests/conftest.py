@@ -12,7 +12,7 @@ import soundfile  # noqa: E402
 import data_generator  # noqa: E402
 import fsdd  # noqa: E402
 import plumbing  # noqa: E402
-import prepare_data  # noqa: E402
+import digit_corpus as digit_corpus_module  # noqa: E402
 
 # Plots in tests need no screen; set here, not in the environment, which the notebooks
 # tested by nbval inherit (they keep their inline backend).
@@ -30,9 +30,11 @@ def fsdd_dir():
 
 @pytest.fixture(scope="session")
 def digit_corpus(fsdd_dir, tmp_path_factory):
-    """A small real digit corpus: 60 training and 16 validation utterances."""
-    out = tmp_path_factory.mktemp("digits")
-    return prepare_data.build_digit_corpus(fsdd_dir, out, train_size=60, valid_size=16, seed=3)
+    """A small real digit corpus: ``(train_json, valid_json, test_json)`` of 60, 16 and 16
+    strings, paused and connected."""
+    out = tmp_path_factory.mktemp("digits") / "corpus"
+    return digit_corpus_module.build_digit_corpus(fsdd_dir, out, train_size=60, valid_size=16,
+                                                  test_size=16, seed=3)
 
 
 @pytest.fixture(autouse=True)

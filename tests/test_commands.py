@@ -26,7 +26,7 @@ def assert_one_line_error(result, *phrases):
 
 def test_prepare_data_user_errors_are_one_line_and_exit_2(tmp_path):
     assert_one_line_error(
-        run("prepare_data.py", "digits", "--fsdd", str(tmp_path / "nowhere"), "--out",
+        run("prepare_data.py", "digits", "--source", str(tmp_path / "nowhere"), "--out",
             str(tmp_path / "out"), FSDD_DIR=None),
         "prepare_data.py digits: error: FSDD folder not found", "nowhere")
     assert_one_line_error(run("prepare_data.py", "fsdd", FSDD_DIR=str(tmp_path / "missing")),
@@ -35,7 +35,7 @@ def test_prepare_data_user_errors_are_one_line_and_exit_2(tmp_path):
     assert_one_line_error(
         run("prepare_data.py", "librispeech", "--source", str(tmp_path / "src"), "--out",
             str(tmp_path / "out")),
-        "neither dev-clean nor test-clean found")
+        "none of dev-clean, test-clean found")
 
 
 @pytest.mark.parametrize("module", ["utils", "train_utils", "decoding", "digit_experiments",

@@ -1,4 +1,4 @@
-"""decoding.py and transcribe.py: language model, greedy and beam search, the transcription command."""
+"""beam_search.py, decoding.py and transcribe.py: language model, lexicon beam search, the command."""
 
 import keras
 import numpy as np
@@ -10,7 +10,7 @@ import plumbing
 import sample_models
 import train_utils
 import transcribe
-from decoding import BOS, EOS, NgramModel, beam_decode, beam_decoder
+from beam_search import BOS, EOS, LexiconBeamSearch, NgramModel
 from char_map import BLANK_INDEX, char_map
 
 TEXTS = ["one two three", "one two", "two three three", "nine one two", "three two one"]
@@ -60,17 +60,55 @@ def test_the_lexicon_and_language_model_turn_a_non_word_into_a_word():
                             {"e": .9}])
     lengths = [probabilities.shape[1]]
     assert decoding.greedy_decode(probabilities, lengths) == ["tho three"]
-    assert beam_decode(probabilities, lengths, beam_decoder()) == ["tho three"]
     language_model = NgramModel.from_transcripts(TEXTS, order=2)
-    assert beam_decode(probabilities, lengths, beam_decoder(language_model)) == ["two three"]
-    assert beam_decode(probabilities, [6], beam_decoder(language_model)) == ["two"]
+    lexicon = LexiconBeamSearch(language_model.vocabulary)
+    assert decoding.beam_decode(probabilities, lengths, lexicon) == ["two three"]
+    with_lm = LexiconBeamSearch(language_model.vocabulary, language_model)
+    assert decoding.beam_decode(probabilities, lengths, with_lm) == ["two three"]
+    assert decoding.beam_decode(probabilities, [6], with_lm) == ["two"]
+
+
+def test_the_language_model_picks_the_likelier_of_two_words():
+    """Frames as likely to read "one" as "nine" after "two": the bigram of the transcripts decides."""
+    language_model = NgramModel.from_transcripts(["two one"] * 5 + ["nine"], order=2)
+    probabilities = frames([{"t": .9}, {"w": .9}, {"o": .9}, {" ": .9}, {"n": .45, "o": .45},
+                            {"_": .9}, {"n": .9}, {"e": .9}])
+    plain = LexiconBeamSearch({"one", "two", "nine", "ne"}, beam_width=8)
+    scored = LexiconBeamSearch({"one", "two", "nine", "ne"}, language_model, beam_width=8)
+    assert decoding.beam_decode(probabilities, [8], scored) == ["two one"]
+    assert decoding.beam_decode(probabilities, [8], plain)[0] in ("two one", "two nine")
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_lexicon_decoder_writes_only_words_of_its_lexicon(seed):
+    """Over random probability matrices, of any length and any confidence, every word
+    written is a lexicon word: a partial word at the end never wins."""
+    rng = np.random.default_rng(seed)
+    words = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    language_model = NgramModel.from_transcripts(" ".join(rng.choice(words, 4))
+                                                 for _ in range(50))
+    for decoder in (LexiconBeamSearch(words), LexiconBeamSearch(words, language_model),
+                    LexiconBeamSearch(words, language_model, beam_width=2)):
+        for _ in range(60):
+            logits = rng.normal(size=(int(rng.integers(1, 90)), 29)) * rng.uniform(0.5, 8)
+            probabilities = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+            text = decoding.beam_decode(probabilities[None], [len(logits)], decoder)[0]
+            assert set(text.split()) <= set(words), text
+            assert text == " ".join(text.split())  # single spaces, none at the ends
+
+
+def test_a_lexicon_of_impossible_words_is_refused():
+    with pytest.raises(ValueError, match="a lexicon needs words of the characters a-z"):
+        LexiconBeamSearch({"two words"})
+    with pytest.raises(ValueError, match="no words"):
+        LexiconBeamSearch(set())
 
 
 @pytest.fixture
 def trained_model(digit_corpus):
     keras.utils.set_random_seed(2)
     model = sample_models.final_model(81, filters=32, units=32)
-    train_utils.train_model(model, "small.pickle", "small.weights.h5", *digit_corpus, epochs=1,
+    train_utils.train_model(model, "small.pickle", "small.weights.h5", *digit_corpus[:2], epochs=1,
                             verbose=0, optimizer=keras.optimizers.Adam(3e-3),
                             jit_compile=False)  # as the notebook trains the final model
     return plumbing.RESULTS_DIR / "small.weights.h5"
@@ -79,7 +117,7 @@ def trained_model(digit_corpus):
 def test_transcribe_command_reads_any_format_and_reports_bad_files(trained_model, digit_corpus,
                                                                    tmp_path, capsys):
     """A WAV, a stereo 44.1 kHz FLAC and an OGG in a sub-folder; a broken file is skipped."""
-    wav = digit_corpus[1].parent / "valid" / "00003.wav"
+    wav = digit_corpus[2].parent / "test" / "00003.wav"
     samples, rate = soundfile.read(wav)
     stereo = np.stack([samples, samples], axis=1)
     folder = tmp_path / "audio"
@@ -106,13 +144,13 @@ def test_transcribe_command_reads_any_format_and_reports_bad_files(trained_model
 
 def test_transcribe_command_argument_errors_exit_2(trained_model, digit_corpus, tmp_path,
                                                   capsys):
-    wav = digit_corpus[1].parent / "valid" / "00003.wav"
+    wav = digit_corpus[2].parent / "test" / "00003.wav"
     assert transcribe.main(["--model", str(tmp_path / "none.weights.h5"), str(wav)]) == 2
     assert transcribe.main(["--model", str(trained_model), str(tmp_path / "missing.wav")]) == 2
     (tmp_path / "empty").mkdir()
     assert transcribe.main(["--model", str(trained_model), str(tmp_path / "empty")]) == 2
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 3 and all(line.startswith("transcribe.py: error: ") for line in err)
-    assert "none.json is missing: train the model first" in err[0]
+    assert "none.weights.h5: no such file" in err[0]
     assert "no such file or folder" in err[1] and "missing.wav" in err[1]
     assert "no audio files" in err[2]

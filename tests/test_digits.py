@@ -1,15 +1,15 @@
-"""Digit track: FSDD spectrogram images, the essay's and our classifiers, training helpers."""
+"""Digit track: FSDD spectrogram images, the essay's and our classifiers, experiments, reports."""
 
 import dataclasses
 import os
 from functools import partial
 
 import numpy as np
-import pandas as pd
 import pytest
 
-import data_generator
 import digit_experiments
+import digit_images
+import digit_reports
 import plumbing
 import sample_models
 import utils
@@ -22,7 +22,7 @@ def digits(fsdd_dir, tmp_path_factory):
     cache = tmp_path_factory.mktemp("digit-cache")
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(plumbing, "CACHE_DIR", cache)
-        return data_generator.load_digit_images(fsdd_dir)
+        return digit_images.load_digit_images(fsdd_dir)
 
 
 def test_images_shape_range_and_labels(digits):
@@ -70,7 +70,7 @@ def test_trim_lets_the_sound_fill_the_width():
 
 
 def test_official_split(digits):
-    train, test = data_generator.official_split(digits)
+    train, test = digit_images.official_split(digits)
     assert (len(train), len(test)) == (2700, 300)
     assert set(train.takes) == set(range(5, 50)) and set(test.takes) == set(range(5))
     assert not set(train.paths) & set(test.paths)
@@ -79,12 +79,21 @@ def test_official_split(digits):
         assert (test.speakers == speaker).sum() == 50
 
 
+def test_validation_takes_are_split_off_the_training_set(digits):
+    train, _ = digit_images.official_split(digits)
+    fit, validation = digit_images.validation_split(train)
+    assert set(fit.takes) == set(range(10, 50)) and set(validation.takes) == set(range(5, 10))
+    assert (len(fit), len(validation)) == (2400, 300)
+    with pytest.raises(ValueError, match="wants the official training set"):
+        digit_images.validation_split(validation)
+
+
 def test_speaker_split(digits):
-    train, test = data_generator.speaker_split(digits, "lucas")
+    train, test = digit_images.speaker_split(digits, "lucas")
     assert (len(train), len(test)) == (2500, 500)
     assert set(test.speakers) == {"lucas"} and "lucas" not in set(train.speakers)
     with pytest.raises(ValueError, match="unknown speaker"):
-        data_generator.speaker_split(digits, "alice")
+        digit_images.speaker_split(digits, "alice")
 
 
 def test_normalize_speakers(digits):
@@ -93,7 +102,7 @@ def test_normalize_speakers(digits):
     data = digits.subset(slice(None, None, 10))
     data.images[data.speakers == "theo", 5, :] = 0.25  # a row that never varies
     before = data.images.copy()
-    normalized = data_generator.normalize_speakers(data)
+    normalized = digit_images.normalize_speakers(data)
     np.testing.assert_array_equal(data.images, before)  # the input is left as it was
     np.testing.assert_array_equal(normalized.labels, data.labels)
     np.testing.assert_array_equal(normalized.paths, data.paths)
@@ -109,27 +118,27 @@ def test_normalize_speakers(digits):
     coloured = data.images.copy()
     coloured[lucas] = (coloured[lucas] * rng.uniform(0.5, 2.0, (64, 1))
                        + rng.uniform(-0.3, 0.3, (64, 1)))
-    recoloured = data_generator.normalize_speakers(dataclasses.replace(data, images=coloured))
+    recoloured = digit_images.normalize_speakers(dataclasses.replace(data, images=coloured))
     np.testing.assert_allclose(recoloured.images, normalized.images, atol=2e-3)
 
 
 def test_cache_is_reused(fsdd_dir, isolated_outputs, monkeypatch):
-    first = data_generator.load_digit_images(fsdd_dir, size=16)
+    first = digit_images.load_digit_images(fsdd_dir, size=16)
     cached = list((isolated_outputs / "cache").glob("fsdd-images-*.npz"))
     assert len(cached) == 1
-    monkeypatch.setattr(data_generator, "spectrogram_image", None)  # would fail if called
-    second = data_generator.load_digit_images(fsdd_dir, size=16)
+    monkeypatch.setattr(digit_images, "spectrogram_image", None)  # would fail if called
+    second = digit_images.load_digit_images(fsdd_dir, size=16)
     np.testing.assert_array_equal(first.images, second.images)
     assert first.images.shape == (3000, 16, 16)
 
 
 def test_image_batches_cover_every_image_once_per_epoch(digits):
-    _, test = data_generator.official_split(digits)
-    ordered = data_generator.ImageBatches(test, 64, shuffle=False)
+    _, test = digit_images.official_split(digits)
+    ordered = digit_images.ImageBatches(test, 64, shuffle=False)
     assert len(ordered) == 5  # 300 images: four batches of 64 and one of 44
     images, labels = ordered[4]
     assert images.shape == (44, 64, 64) and np.array_equal(labels, test.labels[256:])
-    shuffled = data_generator.ImageBatches(test, 64, shuffle=True, seed=1)
+    shuffled = digit_images.ImageBatches(test, 64, shuffle=True, seed=1)
     epochs = []
     for _ in range(2):
         epochs.append(np.concatenate([shuffled[i][1] for i in range(len(shuffled))]))
@@ -137,7 +146,7 @@ def test_image_batches_cover_every_image_once_per_epoch(digits):
     for seen in epochs:  # a permutation of the labels each epoch
         assert np.array_equal(np.sort(seen), np.sort(test.labels))
     assert not np.array_equal(epochs[0], epochs[1])
-    again = data_generator.ImageBatches(test, 64, shuffle=True, seed=1)
+    again = digit_images.ImageBatches(test, 64, shuffle=True, seed=1)
     assert np.array_equal(np.concatenate([again[i][1] for i in range(len(again))]), epochs[0])
 
 
@@ -203,7 +212,7 @@ def test_spec_augment_only_in_training():
 
 def test_training_smoke(digits):
     """A few hundred images, two epochs: the run record is complete and consistent."""
-    train, test = data_generator.official_split(digits)
+    train, test = digit_images.official_split(digits)
     train, test = train.subset(slice(0, 2700, 9)), test.subset(slice(0, 300, 3))
     model, run = digit_experiments.fit_digit_model(sample_models.essay_cnn, train, test, epochs=2,
                                              seed=3)
@@ -224,15 +233,15 @@ def test_training_smoke(digits):
 
 
 def test_leave_one_speaker_out_in_worker_processes(digits):
-    """Two held-out speakers trained side by side in two one-thread worker processes."""
+    """Held-out speakers over two seeds, trained side by side in one-thread worker processes."""
     data = digits.subset(np.isin(digits.speakers, ["jackson", "lucas", "theo"])
                          & (digits.takes < 4))
     factory = partial(sample_models.digit_cnn, filters=(8, 16))  # a partial reaches the workers
-    runs = digit_experiments.leave_one_speaker_out(factory, data, epochs=1, seed=2,
-                                             speakers=["theo", "lucas"], processes=2)
-    assert list(runs) == ["theo", "lucas"]
-    for speaker, run in runs.items():
-        assert run["held_out"] == speaker and run["seed"] == 2
+    runs = digit_experiments.leave_one_speaker_out(factory, data, epochs=1, seeds=(2, 5),
+                                                   speakers=["theo", "lucas"], processes=2)
+    assert [(run["seed"], run["held_out"]) for run in runs] == [
+        (2, "theo"), (2, "lucas"), (5, "theo"), (5, "lucas")]
+    for run in runs:
         assert run["test_size"] == 40 and run["train_size"] == 80
         assert run["predictions"].shape == (40,)
         assert run["cpus_used"] == max(1, len(os.sched_getaffinity(0)) // 2)
@@ -240,30 +249,29 @@ def test_leave_one_speaker_out_in_worker_processes(digits):
         digit_experiments.leave_one_speaker_out(factory, data, epochs=0, speakers=["theo"])
 
 
-def test_time_to_accuracy_and_confusion():
-    run = {"test_accuracy": [0.5, 0.8, 0.95, 0.9], "seconds": [3.0, 2.0, 2.0, 2.0]}
+def test_time_to_accuracy_speed_summary_and_confusion():
+    run = {"test_accuracy": [0.5, 0.8, 0.95, 0.9], "seconds": [3.0, 2.0, 2.0, 2.0],
+           "precision": "float32"}
     assert digit_experiments.time_to_accuracy(run, 0.8) == (2, 5.0)
     assert digit_experiments.time_to_accuracy(run, 0.95) == (3, 7.0)
     assert np.isnan(digit_experiments.time_to_accuracy(run, 0.99)[1])
-    matrix = digit_experiments.confusion_matrix([0, 1, 1, 2], [0, 1, 2, 2], classes=3)
+    slow = {**run, "test_accuracy": [0.1, 0.2, 0.3, 0.85], "seconds": [4.0, 3.0, 3.0, 5.0]}
+    speed = digit_experiments.speed_summary([run, slow], 0.8)
+    assert speed["s/epoch"] == 2.5 and (speed["s/epoch min"], speed["s/epoch max"]) == (2.0, 5.0)
+    assert (speed["reached"], speed["runs"]) == (2, 2) and speed["first epoch s"] == 3.5
+    assert speed["s to target"] == pytest.approx(10.0)  # median of 5 s and 15 s
+    assert (speed["s to target min"], speed["s to target max"]) == (5.0, 15.0)
+    never = digit_experiments.speed_summary([{**run, "test_accuracy": [0.1] * 4}], 0.8)
+    assert never["reached"] == 0 and np.isnan(never["s to target"])
+    table = digit_reports.speed_table({"cnn": [run, slow]}, 0.8)
+    assert table.loc["cnn", "runs reaching 80%"] == "2 of 2"
+    assert table.loc["cnn", "s to 80%, range"] == "5.0-15.0"
+    matrix = digit_reports.confusion_matrix([0, 1, 1, 2], [0, 1, 2, 2], classes=3)
     assert matrix.tolist() == [[1, 0, 0], [0, 1, 1], [0, 0, 1]]
 
 
-def test_ensemble_accuracy_averages_probabilities():
-    """Two models each right on one of two images; their averaged vote is right on both."""
-    labels = np.array([0, 1])
-    first, second = np.zeros((2, 10), np.float32), np.zeros((2, 10), np.float32)
-    first[:, :2] = [[0.6, 0.4], [0.6, 0.4]]  # says 0 twice
-    second[:, :2] = [[0.45, 0.55], [0.1, 0.9]]  # says 1 twice
-    runs = [{"probabilities": first}, {"probabilities": second}]
-    assert digit_experiments.ensemble_accuracy(runs, labels) == 1.0
-    assert digit_experiments.ensemble_accuracy(runs[:1], labels) == 0.5
-    with pytest.raises(ValueError, match="same images"):
-        digit_experiments.ensemble_accuracy(runs, np.array([0, 1, 2]))
-
-
 def test_fit_rejects_bad_input(digits):
-    train, test = data_generator.official_split(digits)
+    train, test = digit_images.official_split(digits)
     with pytest.raises(ValueError, match="epochs"):
         digit_experiments.fit_digit_model(sample_models.essay_cnn, train, test, epochs=0)
 
@@ -287,33 +295,41 @@ def test_divergence_names_blow_ups_non_finite_losses_and_one_class_runs():
     assert digit_experiments.divergence(_fake_run([0.1], predictions=(7, 7, 7))) == (
         "predicts '7' for every test recording")
     official = {"good": [_fake_run([0.9])], "m": [_fake_run([0.2], loss=(2.0, np.inf), seed=3)]}
-    unseen = {"good": {"theo": _fake_run([0.9], held_out="theo")},
-              "m": {"lucas": _fake_run([0.1], predictions=(3, 3), held_out="lucas")}}
-    table = digit_experiments.diverged_runs({"official split": official, "unseen speakers": unseen})
+    unseen = {"good": [_fake_run([0.9], held_out="theo")],
+              "m": [_fake_run([0.1], predictions=(3, 3), held_out="lucas")]}
+    table = digit_reports.diverged_runs({"official split": official, "unseen speakers": unseen})
     # the same label in two experiments: both of its diverged runs are named
-    assert table[["experiment", "label", "seed", "held_out", "accuracy"]].values.tolist() == [
-        ["official split", "m", 3, "", 20.0], ["unseen speakers", "m", 0, "lucas", 10.0]]
-    row = digit_experiments.summarize_runs([_fake_run([0.9]), _fake_run([0.1], predictions=(1, 1))], "x")
+    assert table[["experiment", "model", "seed", "held-out speaker", "accuracy %"]].values.tolist() \
+        == [["official split", "m", 3, "", 20.0], ["unseen speakers", "m", 0, "lucas", 10.0]]
+    row = digit_experiments.summarize_runs([_fake_run([0.9]), _fake_run([0.1], predictions=(1, 1))],
+                                           "x")
     assert row["diverged"] == 1 and row["accuracy_mean"] == pytest.approx(50.0)
 
 
-def test_official_against_unseen_at_the_same_epochs():
-    official = {"cnn": _fake_run([0.5, 0.9], seed=1)}
-    loso = {"cnn": {"a": _fake_run([0.6, 0.7], seed=1),
-                    "b": _fake_run([0.1, 0.1], seed=1, predictions=(4, 4))}}
-    table = digit_experiments.official_vs_unseen(official, loso)
-    row = table.loc["cnn"]
-    assert row["official split %"] == pytest.approx(90) and row["unseen speakers %"] == pytest.approx(40)
-    assert row["diverged folds"] == 1 and row["unseen, without diverged %"] == pytest.approx(70)
+def test_official_against_unseen_at_the_same_epochs_and_seeds():
+    official = {"cnn": [_fake_run([0.5, 0.9], seed=1), _fake_run([0.6, 0.7], seed=2)]}
+    loso = {"cnn": [_fake_run([0.6, 0.7], seed=1, held_out="a"),
+                    _fake_run([0.1, 0.1], seed=1, predictions=(4, 4), held_out="b")]}
+    row = digit_reports.official_vs_unseen(official, loso, epochs=2).loc["cnn"]
+    assert row["seeds"] == 1 and row["official split %"] == pytest.approx(90)  # seed 1 only
+    assert row["unseen speakers %"] == pytest.approx(40) and row["diverged folds"] == 1
+    assert row["unseen, without diverged %"] == pytest.approx(70)
     assert row["cost (points)"] == pytest.approx(50)
-    with pytest.raises(ValueError, match="differ in epochs or seed"):
-        digit_experiments.official_vs_unseen({"cnn": _fake_run([0.9], seed=1)}, loso)
-    summary = pd.DataFrame([{**digit_experiments.summarize_runs([official["cnn"]], "official"),
-                             "label": "cnn"}])
-    results = digit_experiments.results_table(summary, table)
-    assert results.loc["cnn", "diverged runs"] == "0 of 1"
-    assert "90.00% → 40.00% (2 epochs; 1 diverged folds, 70.00% without them)" in (
-        results.loc["cnn", "official → unseen speakers, same epochs and seed"])
+    with pytest.raises(ValueError, match="the official runs must have the held-out runs' seeds"):
+        digit_reports.official_vs_unseen({"cnn": [_fake_run([0.9], seed=5)]}, loso, epochs=2)
+    table = digit_reports.unseen_table({"cnn": loso["cnn"] + [_fake_run([0.5, 0.5], seed=2,
+                                                                        held_out="a")]})
+    assert table.loc["a", "cnn"] == 60.0 and table.loc["b", "cnn"] == 10.0
+    assert table.loc["mean ± sd over seeds", "cnn"] == "45.00 ± 7.07"  # seed means 40 and 50
+
+
+def test_accuracy_table_reads_every_run_at_each_epoch():
+    runs = {"essay CNN": [_fake_run([0.5, 0.9, 0.95]), _fake_run([0.7, 0.8, 0.85], seed=1)]}
+    table = digit_reports.accuracy_table(runs, (1, 3), {("essay CNN", 3): (96.0, 298)})
+    assert list(table.index) == [("essay CNN", 1), ("essay CNN", 3)]
+    assert table.loc[("essay CNN", 3), "accuracy % (mean ± sd)"] == "90.00 ± 7.07"
+    assert table.loc[("essay CNN", 3), "essay accuracy %"] == 96.0
+    assert np.isnan(table.loc[("essay CNN", 1), "essay s"])
 
 
 def test_essay_verdicts_read_the_claims_against_the_seeds():
@@ -323,53 +339,62 @@ def test_essay_verdicts_read_the_claims_against_the_seeds():
     cnn = [_fake_run([0.95, 0.97, 0.975], seed=s) for s in range(2)]
     cnn[1]["test_accuracy"] = [0.95, 0.98, 0.965]
     rnn = [_fake_run([0.80, 0.90, 0.92], seed=s) for s in range(2)]
-    speed = pd.DataFrame({"s/epoch float32": {"essay CNN": 6.0, "essay RNN": 3.0}})
-    table = digit_experiments.essay_verdicts({"essay CNN": cnn, "essay RNN": rnn}, speed, reported,
-                                             epochs=(1, 2, 3))
+    for run in cnn:
+        run["seconds"] = [8.0, 6.0, 6.0]
+    speed = digit_reports.speed_table({"essay CNN": cnn, "essay RNN": rnn}, 0.9)
+    table = digit_reports.essay_verdicts({"essay CNN": cnn, "essay RNN": rnn}, speed, reported,
+                                         epochs=(1, 2, 3))
     verdicts = dict(zip(table["claim"], table["verdict"]))
-    assert verdicts["the CNN is more accurate than the RNN (24 epochs)"].startswith("holds: 5.00 points")
+    assert verdicts["the CNN is more accurate than the RNN (24 epochs)"].startswith(
+        "holds: 5.00 points")
     assert verdicts["the RNN trains faster per epoch"] == (
-        "holds in float32: the essay RNN takes 0.50 times the essay CNN's time")
+        "holds: the essay RNN takes 0.33 times the essay CNN's time")
+    assert "both in float32" in table["this run"][1]
     assert verdicts["the CNN overfits after 16 epochs (less accurate at 24)"].startswith(
         "not supported: a change of -0.50 points")
     assert "falls in 1 of 2 seeds" in table["this run"][2]
-    assert verdicts["the RNN needs a long warm-up (29% after 10 epochs)"].startswith("not reproduced")
+    assert verdicts["the RNN needs a long warm-up (29% after 10 epochs)"].startswith(
+        "not reproduced")
     assert "(2 of 300 recordings)" in table["the essay (one run)"][2]
+    answer = digit_reports.answer({"essay CNN": cnn, "essay RNN": rnn}, speed, 0.9)
+    assert answer.startswith("**The CNN is the more accurate (97.00% against 92.00%")
+    assert "the CNN reaches 90% sooner" in answer and "the RNN is the cheaper" in answer
 
-    # one seed whose accuracy keeps rising: the claim is contradicted, and counts are singular
-    table = digit_experiments.essay_verdicts(
-        {"essay CNN": [_fake_run([0.20, 0.30, 0.40])], "essay RNN": rnn[:1]}, speed, reported,
-        epochs=(1, 2, 3))
+    # one seed whose accuracy keeps rising: the claim is contradicted
+    rising = {"essay CNN": [_fake_run([0.20, 0.30, 0.40])], "essay RNN": rnn[:1]}
+    table = digit_reports.essay_verdicts(rising, digit_reports.speed_table(rising, 0.9),
+                                         reported, epochs=(1, 2, 3))
     verdicts = dict(zip(table["claim"], table["verdict"]))
-    assert verdicts["the CNN overfits after 16 epochs (less accurate at 24)"] == (
-        "contradicted: the mean rises by 10.00 points from 16 to 24 epochs")
-    assert "falls in 0 of 1 seed" in table["this run"][2] and "(1 seed)" in table["this run"][0]
+    assert verdicts["the CNN overfits after 16 epochs (less accurate at 24)"].startswith(
+        "contradicted: the mean rises by 10.00 points")
+    assert "falls in 0 of 1 seeds" in table["this run"][2]
 
 
-def test_speed_by_precision_and_official_runs_like_the_held_out_ones(digits):
+def test_speed_by_precision_times_each_model_in_each_precision(digits):
     data = digits.subset(np.isin(digits.speakers, ["jackson", "lucas"]) & (digits.takes < 8))
     factory = partial(sample_models.digit_cnn, filters=(8, 16))
-    train, test = data_generator.official_split(data)
-    speed = digit_experiments.speed_by_precision({"small CNN": factory}, train, test, 2, ("float32",))
+    train, test = digit_images.official_split(data)
+    speed = digit_experiments.speed_by_precision({"small CNN": factory}, train, test, 2,
+                                                 ("float32",))
     assert list(speed.columns) == ["s/epoch float32"] and speed.loc["small CNN"].item() > 0
-    specs = {"small CNN": (factory, data, "small", 2, "float32", {"learning_rate": 3e-3, "cosine": True})}
-    runs = digit_experiments.official_runs_like(specs, seed=4, train_subset=2)
-    run = runs["small CNN"]
-    assert run["epochs"] == 2 and run["seed"] == 4 and run["cosine"] and run["learning_rate"] == 3e-3
-    assert run["train_size"] == len(train.subset(slice(None, None, 2))) and run["test_size"] == len(test)
 
 
-def test_plots_keep_one_colour_per_model_and_name_the_bands():
-    runs = {"essay CNN": [_fake_run([0.5, 0.9]), _fake_run([0.6, 0.8], seed=1)],
+def test_plots_keep_one_colour_per_model_mark_diverged_runs_and_chance():
+    runs = {"essay CNN": [_fake_run([0.5, 0.9]), _fake_run([0.6, 0.1], seed=1,
+                                                           loss=(2.0, 900.0))],
             "our RNN": [_fake_run([0.7, 0.95])]}
-    figure = digit_experiments.plot_digit_curves(runs, essay={"essay CNN": {1: 55.0, 2: 85.0}})
+    figure = digit_reports.plot_digit_curves(runs, essay={"essay CNN": {1: 55.0, 2: 85.0}})
     labels = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
     assert labels == ["essay CNN: mean of 2 seeds", "essay CNN: lowest to highest seed",
-                      "our RNN: mean of 1 seed", "essay CNN: the essay's single run"]
-    colours = [line.get_color() for line in figure.axes[0].get_lines()]
-    assert colours == [digit_experiments.MODEL_COLOURS[k] for k in ("essay CNN", "our RNN", "essay CNN")]
-    table = pd.DataFrame({"our RNN": {"a": 90.0, "mean": 90.0}, "essay CNN": {"a": 80.0, "mean": 80.0}})
-    bars = digit_experiments.plot_loso_accuracy(table).axes[0]
+                      "essay CNN: diverged runs (x: loss blew up)", "our RNN: mean of 1 seed",
+                      "essay CNN: the essay's single runs", "chance (10%)"]
+    essay_markers = [line for line in figure.axes[0].get_lines()
+                     if line.get_label() == "essay CNN: the essay's single runs"]
+    assert essay_markers[0].get_linestyle() == "None"  # separate runs, not joined by a line
+    loso = {"essay CNN": [_fake_run([0.8], held_out="a"), _fake_run([0.1], held_out="b",
+                                                                    loss=(2.0, 900.0))]}
+    bars = digit_reports.plot_loso_accuracy(loso).axes[0]
     import matplotlib.colors
     assert [matplotlib.colors.to_hex(patch.get_facecolor()) for patch in bars.patches] == [
-        digit_experiments.MODEL_COLOURS["our RNN"], digit_experiments.MODEL_COLOURS["essay CNN"]]
+        digit_reports.MODEL_COLOURS["essay CNN"]] * 2
+    assert any(line.get_marker() == "x" for line in bars.get_lines())

@@ -283,9 +283,9 @@ def always_two_layers(input_dim, units, recur_layers, output_dim=29):
 @named("bidirectional_rnn_model")
 def summed_directions(input_dim, units, output_dim=29):
     inputs = keras.Input((None, input_dim), name="the_input")
-    x = layers.Masking()(inputs)
+    real = sample_models.RealFrames()(inputs)
     x = layers.Bidirectional(layers.GRU(units, return_sequences=True, reset_after=False),
-                             merge_mode="sum")(x)
+                             merge_mode="sum")(inputs, mask=real)
     return sample_models._model(inputs, sample_models._output_layers(x, output_dim), "m4")
 
 

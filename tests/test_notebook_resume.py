@@ -2,9 +2,9 @@
 cell are enough to go on at any later cell, and running a cell twice changes nothing.
 
 A real kernel runs the notebook's own cells (found by their source, in quick mode, with
-results in a folder of their own): the setup and Model 0's training; then a fresh kernel
-(as after a restart) runs the parameters and setup cells only, and goes on at Model 0's
-training cell and the two comparison cells, each twice.
+results in a folder of their own): the setup, the first models' building and training
+cells; then a fresh kernel (as after a restart) runs the parameters and setup cells, the
+building cells, the training cell again and the comparison cells, each twice.
 """
 
 import shutil
@@ -57,20 +57,33 @@ def notebook(monkeypatch):
 
 def test_after_a_restart_the_parameters_and_setup_cells_are_enough_to_go_on(notebook):
     parameters, setup = cell(notebook, "import os"), cell(notebook, "from plumbing import")
-    build, train = cell(notebook, "model_0 = "), cell(notebook, 'train_model(model_0, ')
-    compare = cell(notebook, "plot_loss_curves(load_histories(MODEL_NAMES, RESULTS))")
-    compare_all = cell(notebook, 'plot_loss_curves(load_histories(MODEL_NAMES + ["model_end"]')
-    run_in_a_fresh_kernel([parameters, setup, build, train])
+    builds = [cell(notebook, f"model_{n} = ") for n in range(3)]
+    train = cell(notebook, 'train_in_workers({"model_0": model_0')
+    compare = cell(notebook, "plot_loss_curves(load_histories(list(MODELS)[:7]")
+    compare_all = cell(notebook, "plot_loss_curves(load_histories(list(MODELS), RESULTS)")
+    first = run_in_a_fresh_kernel([parameters, setup, *builds, train])
+    assert "trained now" in text_or_table(first[-1])
+    written = {path: path.stat().st_mtime_ns for path in KERNEL_RESULTS.glob("*.pickle")}
+    assert len(written) == 3
 
     after_restart = run_in_a_fresh_kernel(
-        [parameters, setup, build, train, compare, compare, compare_all, compare_all])
-    retrain, *comparisons = after_restart[3:]
-    assert "instead of training again" in text(retrain), text(retrain)
+        [parameters, setup, *builds, train, compare, compare, compare_all, compare_all])
+    retrain, *comparisons = after_restart[5:]
+    assert {path: path.stat().st_mtime_ns for path in KERNEL_RESULTS.glob("*.pickle")} == written
+    header, *rows = text_or_table(retrain).splitlines()
+    assert header.split()[:3] == ["epochs", "trained", "now"], header
+    assert [row.split()[:3] for row in rows] == [[f"model_{n}", "2", "0"] for n in range(3)], rows
     for executed in comparisons:
-        assert "not trained yet (run their training cells): model_1, model_2, model_3, model_4" \
+        assert "not trained yet (run their training cells): model_3, model_4, model_5, model_6" \
             in text(executed), text(executed)
         assert any("image/png" in output.get("data", {}) for output in executed.outputs)
     # the same cell run twice shows the same thing (no model added twice)
     assert text(comparisons[0]) == text(comparisons[1])
     assert text(comparisons[2]) == text(comparisons[3])
     assert "model_end" in text(comparisons[2])
+
+
+def text_or_table(executed):
+    """What a cell printed, or the plain-text form of the table it returned."""
+    return text(executed) + "".join(output.get("data", {}).get("text/plain", "")
+                                    for output in executed.outputs)

@@ -14,7 +14,6 @@ import soundfile
 import fsdd
 import prepare_data
 from fsdd import parse_fsdd_name
-from prepare_data import DIGIT_WORDS
 
 
 def read_lines(path):
@@ -113,58 +112,6 @@ def test_a_damaged_fsdd_download_is_deleted_not_reused(fsdd_dir, tmp_path, monke
     assert len(fsdd.check_fsdd(found)) == 3000
 
 
-def test_digit_corpus_is_deterministic_and_consistent(fsdd_dir, digit_corpus, tmp_path):
-    train_json, valid_json = digit_corpus
-    again = prepare_data.build_digit_corpus(fsdd_dir, tmp_path / "again", 60, 16, seed=3)
-    assert again[0].read_text() == train_json.read_text()
-    first = read_lines(train_json)
-    for line in first[:10]:
-        assert (again[0].parent / line["key"]).read_bytes() == \
-            (train_json.parent / line["key"]).read_bytes()
-    splits = {}
-    for name, path in (("train", train_json), ("valid", valid_json)):
-        lines = read_lines(path)
-        splits[name] = {source for line in lines for source in line["sources"]}
-        for line in lines:
-            parsed = [parse_fsdd_name(source) for source in line["sources"]]
-            assert line["text"] == " ".join(DIGIT_WORDS[digit] for digit, _, _ in parsed)
-            assert 1 <= len(parsed) <= 7 and len({speaker for _, speaker, _ in parsed}) == 1
-            takes = {take for _, _, take in parsed}
-            assert takes <= (set(range(5)) if name == "valid" else set(range(5, 50)))
-            samples, rate = soundfile.read(path.parent / line["key"])
-            assert rate == 8000 and abs(len(samples) / rate - line["duration"]) < 1e-3
-            assert np.abs(samples).max() <= 1.0
-    assert not splits["train"] & splits["valid"]
-    other_seed = prepare_data.build_digit_corpus(fsdd_dir, tmp_path / "seed4", 60, 16, seed=4)
-    assert other_seed[0].read_text() != train_json.read_text()
-
-
-def test_held_out_speaker_corpus_validates_on_a_voice_never_heard(fsdd_dir, tmp_path):
-    train_json, valid_json = prepare_data.build_digit_corpus(fsdd_dir, tmp_path, 40, 12, seed=3,
-                                                             hold_out="lucas")
-    speakers = {}
-    for name, path in (("train", train_json), ("valid", valid_json)):
-        parsed = [parse_fsdd_name(source) for line in read_lines(path) for source in line["sources"]]
-        speakers[name] = {speaker for _, speaker, _ in parsed}
-        takes = {take for _, _, take in parsed}
-        assert takes <= (set(range(5)) if name == "valid" else set(range(5, 50)))
-    assert speakers["valid"] == {"lucas"}
-    assert speakers["train"] == set(fsdd.FSDD_SPEAKERS) - {"lucas"}
-    assert json.loads((tmp_path / "build.json").read_text())["hold_out"] == "lucas"
-    with pytest.raises(ValueError, match="hold_out must be one of FSDD's speakers"):
-        prepare_data.build_digit_corpus(fsdd_dir, tmp_path, 4, 4, hold_out="bob")
-
-
-def test_digit_corpus_is_not_rebuilt_when_up_to_date(fsdd_dir, tmp_path, capsys):
-    train_json, _ = prepare_data.build_digit_corpus(fsdd_dir, tmp_path, 8, 4)
-    stamp = train_json.stat().st_mtime_ns
-    prepare_data.build_digit_corpus(fsdd_dir, tmp_path, 8, 4)
-    assert train_json.stat().st_mtime_ns == stamp and "up to date" in capsys.readouterr().out
-    (tmp_path / "train" / "00003.wav").unlink()
-    prepare_data.build_digit_corpus(fsdd_dir, tmp_path, 8, 4)
-    assert (tmp_path / "train" / "00003.wav").is_file()
-
-
 def write_librispeech(root, subset, chapters=((174, 50561), (84, 121123))):
     """A LibriSpeech subset in its exact layout: FLAC files and one .trans.txt per chapter."""
     rng = np.random.default_rng(0)
@@ -187,16 +134,36 @@ def write_librispeech(root, subset, chapters=((174, 50561), (84, 121123))):
 
 
 def test_librispeech_corpus_from_an_extracted_folder(tmp_path):
+    """dev-clean trains; test-clean's speakers split in halves: validation and test."""
     train_texts = write_librispeech(tmp_path / "src", "dev-clean")
-    valid_texts = write_librispeech(tmp_path / "src", "test-clean", chapters=((1089, 134686),))
+    write_librispeech(tmp_path / "src", "test-clean",
+                      chapters=((1089, 134686), (121, 121726), (237, 126133), (1188, 133604)))
     written = prepare_data.build_librispeech_corpus(tmp_path / "src", tmp_path / "out")
-    assert [p.name for p in written] == ["train_corpus.json", "valid_corpus.json"]
+    assert [p.name for p in written] == ["train_corpus.json", "valid_corpus.json",
+                                         "test_corpus.json"]
     train = read_lines(tmp_path / "out" / "train_corpus.json")
     assert [line["text"] for line in train] == train_texts
     assert [line["duration"] for line in train] == [0.5, 1.5, 0.5, 1.5]
     assert (tmp_path / "out" / train[0]["key"]).resolve() == (
         tmp_path / "src/LibriSpeech/dev-clean/174/50561/174-50561-0000.flac")
-    assert len(read_lines(tmp_path / "out" / "valid_corpus.json")) == len(valid_texts)
+    speakers = {name: {line["key"].split("/")[-3] for line in read_lines(tmp_path / "out" / name)}
+                for name in ("valid_corpus.json", "test_corpus.json")}
+    assert speakers == {"valid_corpus.json": {"121", "1089"},  # speakers by number: 121, 237,
+                        "test_corpus.json": {"237", "1188"}}   # 1089, 1188, taken alternately
+
+
+def test_librispeech_training_subsets_are_chosen_by_name(tmp_path):
+    write_librispeech(tmp_path / "src", "dev-clean")
+    texts = write_librispeech(tmp_path / "src", "train-clean-100", chapters=((19, 198),))
+    write_librispeech(tmp_path / "src", "test-clean")
+    prepare_data.build_librispeech_corpus(tmp_path / "src", tmp_path / "out", ("train-clean-100",))
+    assert [line["text"] for line in read_lines(tmp_path / "out" / "train_corpus.json")] == texts
+    with pytest.raises(ValueError, match="unknown LibriSpeech subset 'train-clean-101'"):
+        prepare_data.build_librispeech_corpus(tmp_path / "src", tmp_path / "o2",
+                                              ("train-clean-101",))
+    assert prepare_data.main(["librispeech", "--source", str(tmp_path / "src"), "--out",
+                              str(tmp_path / "o3"), "--train", "train-clean-100", "dev-clean"]) == 0
+    assert len(read_lines(tmp_path / "o3" / "train_corpus.json")) == len(texts) + 4
 
 
 def test_librispeech_missing_subset_is_reported_and_the_other_written(tmp_path, capsys):
@@ -204,7 +171,7 @@ def test_librispeech_missing_subset_is_reported_and_the_other_written(tmp_path, 
     written = prepare_data.build_librispeech_corpus(tmp_path / "src" / "LibriSpeech", tmp_path)
     assert [p.name for p in written] == ["train_corpus.json"]
     assert "test-clean not found" in capsys.readouterr().err
-    with pytest.raises(FileNotFoundError, match="neither dev-clean nor test-clean"):
+    with pytest.raises(FileNotFoundError, match="none of dev-clean, test-clean found"):
         prepare_data.build_librispeech_corpus(tmp_path / "empty", tmp_path / "out")
 
 
@@ -220,7 +187,7 @@ def test_librispeech_download_checks_the_archive(tmp_path):
     base_url, sums = librispeech_archives(tmp_path)
     written = prepare_data.build_librispeech_corpus(None, tmp_path / "out", base_url=base_url,
                                                     sha256=sums)
-    assert len(read_lines(written[0])) == 4 and len(read_lines(written[1])) == 4
+    assert [len(read_lines(path)) for path in written] == [4, 2, 2]
     bad = dict(sums, **{"dev-clean": "0" * 64})
     with pytest.raises(ValueError, match="hash does not match"):
         prepare_data.build_librispeech_corpus(None, tmp_path / "out2", base_url=base_url,
@@ -260,7 +227,7 @@ def test_interrupted_librispeech_extraction_is_not_taken_for_a_finished_one(tmp_
     monkeypatch.setattr(tarfile.TarFile, "extractall", extract_all)
     written = prepare_data.build_librispeech_corpus(None, tmp_path / "out", base_url=base_url,
                                                     sha256=sums)
-    assert [len(read_lines(path)) for path in written] == [4, 4]
+    assert [len(read_lines(path)) for path in written] == [4, 2, 2]
     assert not list((tmp_path / "out/downloads").glob("*.partial"))
 
 

@@ -1,4 +1,4 @@
-"""sample_models.py, train_utils.py and decoding.py: the VUI models, CTC training, decoding, results."""
+"""sample_models.py, ctc.py, train_utils.py and decoding.py: the VUI models, CTC training, results."""
 
 import json
 import pickle
@@ -7,6 +7,7 @@ import keras
 import numpy as np
 import pytest
 
+import ctc
 import data_generator
 import decoding
 import plumbing
@@ -47,13 +48,13 @@ def test_padding_in_a_batch_does_not_change_an_utterance(factory):
             weight.assign(rng.normal(0, 0.5, weight.shape))
     features = [rng.normal(size=(frames, 81)).astype(np.float32)
                 for frames in (37, 64, 65, 66, 100, 151, 230)]
-    batch = decoding._forward_pass(model)(pad_batch(features, 64)).numpy()
+    batch = ctc.forward_pass(model)(pad_batch(features, 64)).numpy()
     for row, utterance in enumerate(features):
-        alone = decoding._forward_pass(model)(utterance[None]).numpy()[0]
+        alone = ctc.forward_pass(model)(utterance[None]).numpy()[0]
         frames = int(model.output_length(len(utterance)))
         np.testing.assert_allclose(batch[row, :frames], alone[:frames], atol=1e-5)
-    texts = decoding.predict_texts(model, features, batch_size=4)
-    assert texts == [decoding.predict_texts(model, [f])[0] for f in features]
+    texts = ctc.predict_texts(model, features, batch_size=4)
+    assert texts == [ctc.predict_texts(model, [f])[0] for f in features]
     assert any(texts)  # random weights spell something: the comparison is not of empty strings
 
 
@@ -99,30 +100,30 @@ def test_ctc_loss_equals_the_sum_over_alignments():
     probabilities[0, :, BLANK_INDEX] = 0.4 - 0.01 * 27
     a, blank = 0.6, probabilities[0, 0, BLANK_INDEX]
     expected = -np.log(a * a + a * blank + blank * a)  # "aa", "a-", "-a"
-    layer = train_utils.CTCLoss(lambda frames: frames)
+    layer = ctc.CTCLoss(lambda frames: frames)
     loss = layer([np.array([[char_map["a"], 0]]), probabilities, np.array([[2]]), np.array([[1]])])
     np.testing.assert_allclose(keras.ops.convert_to_numpy(loss), [expected], rtol=1e-4)
 
 
 def test_the_listed_alignments_sum_to_the_ctc_loss():
-    assert train_utils.ctc_alignments("a", 2) == ["aa", "a_", "_a"]
+    assert ctc.ctc_alignments("a", 2) == ["aa", "a_", "_a"]
     # A doubled letter needs a blank between its frames: "aab" fits 4 frames only as "a_ab".
-    assert train_utils.ctc_alignments("aab", 4) == ["a_ab"]
-    assert train_utils.ctc_alignments("aab", 3) == []
+    assert ctc.ctc_alignments("aab", 4) == ["a_ab"]
+    assert ctc.ctc_alignments("aab", 3) == []
     rng = np.random.default_rng(4)
     for text, frames in (("ab", 4), ("aab", 6), ("abc", 5)):
         probabilities = rng.dirichlet(np.ones(29), size=frames).astype(np.float32)
-        total = sum(train_utils.path_probability(probabilities, path)
-                    for path in train_utils.ctc_alignments(text, frames))
-        np.testing.assert_allclose(train_utils.ctc_loss_of(probabilities, text), -np.log(total),
+        total = sum(ctc.path_probability(probabilities, path)
+                    for path in ctc.ctc_alignments(text, frames))
+        np.testing.assert_allclose(ctc.ctc_loss_of(probabilities, text), -np.log(total),
                                    rtol=1e-4)
 
 
 def test_toy_probabilities_put_each_column_on_its_symbol():
-    toy = train_utils.toy_probabilities({"a": [0.7, 0.1], "_": [0.3, 0.9]})
+    toy = ctc.toy_probabilities({"a": [0.7, 0.1], "_": [0.3, 0.9]})
     assert toy.shape == (2, 29)
     assert toy[0, char_map["a"]] == pytest.approx(0.7) and toy[1, BLANK_INDEX] == pytest.approx(0.9)
-    assert train_utils.path_probability(toy, "a_") == pytest.approx(0.63)
+    assert ctc.path_probability(toy, "a_") == pytest.approx(0.63)
 
 
 def test_frame_path_and_its_collapse():
@@ -131,8 +132,8 @@ def test_frame_path_and_its_collapse():
     for frame, char in enumerate(path):
         probabilities[frame, BLANK_INDEX if char is None else char_map[char]] = 0.9
     assert decoding.frame_path(probabilities) == "tt_hrr_ee_ _e"
-    assert train_utils.collapse_path("tt_hrr_ee_ _e") == ("t_hr_e_ _e", "thre e")
-    assert train_utils.collapse_path("") == ("", "")
+    assert ctc.collapse_path("tt_hrr_ee_ _e") == ("t_hr_e_ _e", "thre e")
+    assert ctc.collapse_path("") == ("", "")
 
 
 def test_frames_for_transcript_rebuilds_each_model_from_its_record():
@@ -154,15 +155,15 @@ def test_greedy_decoding_of_a_hand_made_matrix():
     for frame, char in enumerate(path):
         probabilities[0, frame, BLANK_INDEX if char is None else char_map[char]] = 0.9
     probabilities[1, :, char_map["z"]] = 0.9
-    decoded = decoding.greedy_decode(probabilities, [len(path), 2])
+    decoded = ctc.greedy_decode(probabilities, [len(path), 2])
     assert decoded == ["hello yo", "z"]
 
 
 def test_ctc_training_overfits_a_tiny_batch(digit_corpus):
     keras.utils.set_random_seed(0)
     data = data_generator.AudioGenerator(*digit_corpus, minibatch_size=6)
-    model = train_utils.add_ctc_loss(sample_models.final_model(81, 32, units=32))
-    model.compile(loss={"ctc": train_utils.ctc_output_loss}, optimizer=keras.optimizers.Adam(1e-2))
+    model = ctc.add_ctc_loss(sample_models.final_model(81, 32, units=32))
+    model.compile(loss={"ctc": ctc.ctc_output_loss}, optimizer=keras.optimizers.Adam(1e-2))
     inputs, targets = data.train_batches()[0]
     losses = [float(model.train_on_batch(inputs, targets)) for _ in range(40)]
     assert all(np.isfinite(losses)) and losses[-1] < 0.3 * losses[0]
@@ -173,7 +174,7 @@ def train_tiny(corpus, epochs=2, model=None, **kwargs):
     train_model keeps and reuses, and compiling would take most of their time."""
     keras.utils.set_random_seed(1)
     model = model or sample_models.simple_rnn_model(81)
-    history = train_utils.train_model(model, "tiny.pickle", "tiny.weights.h5", *corpus,
+    history = train_utils.train_model(model, "tiny.pickle", "tiny.weights.h5", *corpus[:2],
                                       epochs=epochs, verbose=0, jit_compile=False, **kwargs)
     return model, history
 
@@ -187,7 +188,8 @@ def test_train_model_writes_history_weights_and_record(digit_corpus):
     model, history = train_tiny(digit_corpus)
     saved = read_pickle("tiny.pickle")
     assert saved["loss"] == history["loss"] and len(saved["val_loss"]) == 2
-    assert all(np.isfinite(saved["loss"] + saved["val_loss"])) and len(saved["seconds"]) == 2
+    assert all(np.isfinite(saved["loss"] + saved["val_loss"] + saved["val_wer"]))
+    assert len(saved["seconds"]) == 2 and saved["val_wer"][0] >= 0
     np.testing.assert_allclose(saved["learning_rate"][0], 0.02 / (1 + 1e-6 * 3), rtol=1e-6)
     record = json.loads((plumbing.RESULTS_DIR / "tiny.json").read_text())
     assert record == saved["record"] and record["build"]["factory"] == "simple_rnn_model"
@@ -198,18 +200,18 @@ def test_train_model_writes_history_weights_and_record(digit_corpus):
 
 
 def test_interrupted_training_keeps_its_epochs_and_resumes(digit_corpus, monkeypatch):
-    finish_epoch = train_utils.EpochRecorder.on_epoch_end
+    start_epoch = train_utils.EpochRecorder.on_epoch_begin
 
-    def interrupt_after_second_epoch(self, epoch, logs=None):
-        finish_epoch(self, epoch, logs)
-        if epoch == 1:
+    def interrupt_in_the_third_epoch(self, epoch, logs=None):
+        if epoch == 2:  # both epochs done are recorded and checkpointed
             raise KeyboardInterrupt
-    monkeypatch.setattr(train_utils.EpochRecorder, "on_epoch_end", interrupt_after_second_epoch)
+        start_epoch(self, epoch, logs)
+    monkeypatch.setattr(train_utils.EpochRecorder, "on_epoch_begin", interrupt_in_the_third_epoch)
     with pytest.raises(KeyboardInterrupt):
         train_tiny(digit_corpus, epochs=4)
     interrupted = read_pickle("tiny.pickle")
     assert len(interrupted["loss"]) == 2
-    monkeypatch.setattr(train_utils.EpochRecorder, "on_epoch_end", finish_epoch)
+    monkeypatch.setattr(train_utils.EpochRecorder, "on_epoch_begin", start_epoch)
     train_tiny(digit_corpus, epochs=4)
     resumed = read_pickle("tiny.pickle")
     assert len(resumed["loss"]) == 4 and resumed["loss"][:2] == interrupted["loss"]
@@ -243,7 +245,7 @@ def test_running_a_finished_training_call_again_keeps_its_results(digit_corpus, 
     weights_file = plumbing.RESULTS_DIR / "tiny.weights.h5"
     kept_weights, kept_pickle = weights_file.read_bytes(), read_pickle("tiny.pickle")
     capsys.readouterr()
-    again = train_utils.train_model(model, "tiny.pickle", "tiny.weights.h5", *digit_corpus,
+    again = train_utils.train_model(model, "tiny.pickle", "tiny.weights.h5", *digit_corpus[:2],
                                     epochs=2, verbose=0, jit_compile=False)  # the same cell twice
     assert "a run of 2 epochs with these settings has finished; loaded its epoch" in \
         capsys.readouterr().out
@@ -257,7 +259,7 @@ def test_running_a_finished_training_call_again_keeps_its_results(digit_corpus, 
     assert "going on from epoch 2 of 3" in capsys.readouterr().out
     assert len(longer["loss"]) == 3 and longer["loss"][:2] == history["loss"]
     saved = read_pickle("tiny.pickle")
-    assert saved["val_loss"][saved["best_epoch"] - 1] == min(saved["val_loss"])
+    assert saved["best_epoch"] == train_utils.best_epoch(saved)
 
     with pytest.raises(ValueError, match=r"already hold a run of 3 epochs with other settings "
                                          r"\(different: minibatch_size\).*overwrite=True"):
@@ -272,7 +274,7 @@ def test_running_a_finished_training_call_again_keeps_its_results(digit_corpus, 
 
 
 def test_a_finished_run_without_validation_is_reused_with_a_clean_message(digit_corpus, capsys):
-    train_json, _ = digit_corpus  # as a leave-one-speaker-out fold trains: no validation set
+    train_json = digit_corpus[0]  # trained without a validation set
     train_tiny((train_json, None), epochs=1)
     capsys.readouterr()
     train_tiny((train_json, None), epochs=1)
@@ -300,38 +302,46 @@ def test_unwritable_checkpoints_are_reported_before_training(digit_corpus, monke
         train_tiny(digit_corpus)
 
 
-def test_weights_file_keeps_the_epoch_with_the_lowest_validation_loss(tmp_path):
+def test_weights_file_keeps_the_epoch_with_the_lowest_validation_wer(tmp_path, monkeypatch):
+    """The epoch kept is the one with the lowest validation WER; a tie goes to the lower loss."""
     model = sample_models.simple_rnn_model(13)
     model.compile(optimizer=train_utils.cosine_adam(1e-3, epochs=3, steps_per_epoch=10))
     weights_file = tmp_path / "m.weights.h5"
-    recorder = train_utils.EpochRecorder(model, tmp_path / "m.pickle", weights_file, {"build": {}})
+    recorder = train_utils.EpochRecorder(model, tmp_path / "m.pickle", weights_file, {"build": {}},
+                                         valid=([np.zeros((5, 13), np.float32)], ["one"]))
+    wers = iter([50.0, 20.0, 20.0, 30.0])
+    monkeypatch.setattr(recorder, "_validation_wer", lambda: next(wers))
     recorder.set_model(model)
     recorder.on_train_begin()
-    for epoch, val_loss in enumerate([3.0, 1.0, 2.0]):
+    for epoch, val_loss in enumerate([3.0, 2.0, 1.0, 0.5]):
         model.set_weights([np.full_like(w, epoch) for w in model.get_weights()])
         recorder.on_epoch_begin(epoch)
         recorder.on_epoch_end(epoch, {"loss": 5.0, "val_loss": val_loss})
     reloaded = sample_models.simple_rnn_model(13)
     reloaded.load_weights(weights_file)
-    assert all((w == 1).all() for w in reloaded.get_weights())
+    assert all((w == 2).all() for w in reloaded.get_weights())  # epoch 3: WER 20, loss 1.0
     with open(tmp_path / "m.pickle", "rb") as stream:
         saved = pickle.load(stream)
-    assert saved["best_epoch"] == 2 and saved["val_loss"] == [3.0, 1.0, 2.0]
+    assert saved["best_epoch"] == 3 and saved["val_wer"] == [50.0, 20.0, 20.0, 30.0]
+    assert saved["weights_sha256"] == plumbing.file_sha256(weights_file)
+    assert train_utils.best_epoch({"loss": [1, 1], "val_loss": [float("nan")] * 2}) == 2
 
 
 def test_bad_training_requests_fail_early_and_clearly(digit_corpus, tmp_path):
     model = sample_models.simple_rnn_model(81)
     with pytest.raises(ValueError, match=r"must end in '.weights.h5'"):
-        train_utils.train_model(model, "m.pickle", "m.h5", *digit_corpus)
+        train_utils.train_model(model, "m.pickle", "m.h5", *digit_corpus[:2])
+    with pytest.raises(ValueError, match="epochs must be a whole number, at least 1; got 0"):
+        train_utils.train_model(model, "m.pickle", "m.weights.h5", *digit_corpus[:2], epochs=0)
     with pytest.raises(ValueError, match="build it with input_dim=81"):
         train_utils.train_model(sample_models.simple_rnn_model(161), "m.pickle",
-                                "m.weights.h5", *digit_corpus)
+                                "m.weights.h5", *digit_corpus[:2])
     line = json.loads(digit_corpus[0].read_text().splitlines()[0])
     line.update(key=str(digit_corpus[0].parent / line["key"]), text="seven " * 40)
     long_text = tmp_path / "long.json"
     long_text.write_text(json.dumps(line) + "\n")
     strided = sample_models.cnn_rnn_model(81, 8, 11, 2, "valid", 8)
-    with pytest.raises(ValueError, match=r"00000.wav: the transcript needs 239 output frames.* give only 19"):
+    with pytest.raises(ValueError, match=r"00000.wav: the transcript needs 239 output frames.* give only 46"):
         train_utils.train_model(strided, "m.pickle", "m.weights.h5", long_text, None)
 
 
@@ -346,14 +356,37 @@ def test_weights_refuse_a_model_built_differently(digit_corpus):
 
 def test_evaluation_transcription_and_predictions(digit_corpus, capsys):
     model, _ = train_tiny(digit_corpus, epochs=1)
-    scores = decoding.evaluate_model(model)
-    assert scores["utterances"] == 16 and len(scores["predictions"]) == 16
-    assert scores["wer"] >= 0 and 0 <= scores["cer"] <= 1.5
-    assert scores["truths"][0] == json.loads(digit_corpus[1].read_text().splitlines()[0])["text"]
-    audio = digit_corpus[1].parent / "valid" / "00000.wav"
+    table = decoding.transcripts(model, digit_corpus[2])
+    assert len(table) == 16 and set(table["style"]) == {"paused", "connected"}
+    assert table["truth"][0] == json.loads(digit_corpus[2].read_text().splitlines()[0])["text"]
+    scores = decoding.scores(table, lexicon={"one", "two"})
+    assert set(scores) == {"WER % paused", "WER % connected", "CER % paused", "CER % connected",
+                           "non-words"}
+    assert scores["WER % paused"] >= 0 and 0 <= scores["CER % connected"] <= 150
+    shown = decoding.transcript_examples(table.assign(prediction=table["truth"]).assign(
+        prediction=lambda t: t["prediction"].where(t.index != 5, "x")), count=3)
+    assert list(shown.index) == [0, 1, 5] and list(shown["correct"]) == ["yes", "yes", "no"]
+    audio = digit_corpus[2].parent / "test" / "00000.wav"
     assert isinstance(decoding.transcribe(audio, model), str)
-    player = decoding.get_predictions(0, "validation", sample_models.simple_rnn_model(81),
-                                         "tiny.weights.h5")
+    player = decoding.get_predictions(0, "test", sample_models.simple_rnn_model(81),
+                                      "tiny.weights.h5")
     printed = capsys.readouterr().out
-    assert "True transcription:" in printed and scores["truths"][0] in printed
+    assert "True transcription (paused):" in printed and table["truth"][0] in printed
     assert player.data[:4] == b"RIFF"
+    rates = decoding.error_rates(model, digit_corpus[2])
+    assert list(rates.index) == ["greedy", "lexicon", "lexicon + LM"]
+    assert rates.loc["lexicon", "non-words"] == rates.loc["lexicon + LM", "non-words"] == 0
+
+
+def test_models_train_side_by_side_in_workers_as_train_model_would(digit_corpus):
+    models = {"small_gru": sample_models.rnn_model(81, 8, "tanh"),
+              "small_conv": sample_models.dilated_cnn_model(81, 16, dilations=(1,))}
+    table = train_utils.train_in_workers(models, prefix="side/", train_json=digit_corpus[0],
+                                         valid_json=digit_corpus[1], epochs=1)
+    assert list(table.index) == list(models) and (table["epochs"] == 1).all()
+    for name in models:
+        assert read_pickle(f"side/{name}.pickle")["record"]["build"]["factory"] == \
+            models[name].build_args["factory"]
+    again = train_utils.train_in_workers(models, prefix="side/", train_json=digit_corpus[0],
+                                         valid_json=digit_corpus[1], epochs=1)
+    assert again.equals(table)  # finished runs are reused, not trained again
