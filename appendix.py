@@ -13,6 +13,7 @@ if __name__ == "__main__":  # before the imports: one line, no TensorFlow start-
 import matplotlib.pyplot as plt
 import numpy as np
 
+from unseen_speakers import DESIGN_SPEAKERS
 
 DECODERS = ("greedy", "lexicon + LM")
 STYLES = ("paused", "connected")
@@ -24,12 +25,15 @@ def _spread(values):
         else f"{values.mean():.2f}"
 
 
-def design_summary(rows):
+def design_summary(rows, folds=DESIGN_SPEAKERS):
     """Per variant of the design study: WER % per style and decoder, mean over folds and seeds.
 
-    The last columns give each seed's mean over the folds (connected strings, lexicon + LM),
-    so that a difference between variants can be set against the spread between seeds.
+    Only the rows of the held-out speakers ``folds`` count (the design folds by
+    default). The last columns give each seed's mean over the folds (connected
+    strings, lexicon + LM), so that a difference between variants can be set
+    against the spread between seeds.
     """
+    rows = rows[rows["speaker"].isin(folds)]
     columns = [f"WER % {style} ({decoder})" for decoder in DECODERS for style in STYLES]
     table = rows.groupby("variant", sort=False)[columns].mean()
     per_seed = rows.groupby(["variant", "seed"], sort=False)[
@@ -41,7 +45,9 @@ def design_summary(rows):
 
 
 def plot_design_study(rows):
-    """Bars of the held-out WER (lexicon + LM) per variant and style; a dot per seed's mean."""
+    """Bars of the design folds' held-out WER (lexicon + LM) per variant and style; a dot per
+    seed's mean."""
+    rows = rows[rows["speaker"].isin(DESIGN_SPEAKERS)]
     variants = list(dict.fromkeys(rows["variant"]))
     fig, ax = plt.subplots(figsize=(12, 4.5), layout="constrained")
     width = 0.38

@@ -33,7 +33,7 @@ from ctc import BLANK_SYMBOL, forward_pass, greedy_decode, output_frames, predic
 from data_generator import Featurizer, load_description_file, normalize
 from plumbing import PROJECT_DIR
 from recipe import DECODER
-from train_utils import load_history, load_trained_model, load_weights_checked
+from trained_models import load_history, load_trained_model, load_weights_checked
 
 DECODERS = ("greedy", "lexicon", "lexicon + LM")
 

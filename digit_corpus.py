@@ -309,19 +309,21 @@ def write_description_file(path, utterances):
 
 
 def training_share(train_json, size):
-    """A description file of the first ``size`` strings of ``train_json``, beside it.
+    """A description file of the first ``size`` training strings said by FSDD's speakers.
 
     The strings of a corpus are drawn independently, so its first ``size`` are a
-    random sample of it: Models 0-6 of the notebook train on such a share.
+    random sample of it: Models 0-6 of the notebook train on such a share of the
+    recordings (the synthetic voices, if the corpus has them, are left out).
 
     Returns:
         The path ``<folder>/train_share_<size>.json`` (rewritten only when it changes).
     """
     train_json = Path(train_json)
-    lines = train_json.read_text().splitlines()
+    lines = [line for line in train_json.read_text().splitlines()
+             if json.loads(line).get("speaker", FSDD_SPEAKERS[0]) in FSDD_SPEAKERS]
     if not 1 <= size <= len(lines):
-        raise ValueError(f"a share of {size} strings: {train_json} holds {len(lines)}; "
-                         f"ask for 1 to {len(lines)}.")
+        raise ValueError(f"a share of {size} strings: {train_json} holds {len(lines)} of FSDD's "
+                         f"speakers; ask for 1 to {len(lines)}.")
     share = train_json.with_name(f"train_share_{size}.json")
     text = "\n".join(lines[:size]) + "\n"
     if not share.is_file() or share.read_text() != text:

@@ -96,11 +96,12 @@ def check_setup():
         print("The models come from sample_models.py in this notebook's folder: the code you "
               "write there is used from the next cell you run on.")
         return
-    if not (here / "sample_models.py").is_file():
+    if here == PROJECT_DIR or not (here / "sample_models.py").is_file():
         raise CheckFailed(
-            f"This notebook's kernel runs in {here}, which holds no sample_models.py, so it "
-            f"imported {used}. Start the kernel in the notebook's own folder (Jupyter does; in "
-            "VS Code set the notebook file root to ${fileDirname}) and restart it.")
+            f"This notebook's kernel runs in {here}, not in the exercise notebook's folder, so "
+            f"it imported {used}. Start the kernel in the notebook's own folder, exercises/ "
+            "(Jupyter does; in VS Code set the notebook file root to ${fileDirname}), and "
+            "restart it.")
     before = [entry for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep)
               if entry and Path(entry).resolve() == used.parent]
     cause = (f"PYTHONPATH names {used.parent}, and Python looks there before the notebook's "

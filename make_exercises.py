@@ -16,9 +16,11 @@ is the single source of truth. This command writes from it:
   ``results/exercises/`` instead of the solution's ``results/``. The setup cell
   gains IPython's autoreload of ``sample_models`` (a learner's edits count from
   the next cell run) and a check that the kernel imports the ``sample_models.py``
-  beside the notebook. Cells are added: what to do (after the title), and around
-  each cell that builds a model of a factory with a solution region, an
-  IMPLEMENTATION note before it and ``exercise_checks.check_model(...)`` after it.
+  beside the notebook. Cells are added: what to do and what to hand in (after the
+  title); around each cell that builds a model of a factory with a solution region,
+  an IMPLEMENTATION note before it and ``exercise_checks.check_model(...)`` after it;
+  and at the end ``exercise_checks.show_code()``, which prints the learner's code
+  into the page they hand in.
 
 Each file carries a fingerprint of what was written. A file whose content no
 longer matches it was changed after it was written, by a learner working in
@@ -79,9 +81,18 @@ INTRO = """\
 3. Write your answers in the **Answer:** cells (double-click one to edit it).
 
 This edition keeps its histories and weights in `results/exercises/` (`results/exercises/quick/`
-with `QUICK=1`), apart from the finished notebook's. To hand in your work, run every cell, save
-the notebook and export it to HTML: `jupyter nbconvert --to html vui_speech_recognition.ipynb`.
+with `QUICK=1`), apart from the finished notebook's.
+
+**What to hand in:** one file, `vui_speech_recognition.html`. Run every cell from the top, save
+the notebook, then export it in this folder: `jupyter nbconvert --to html
+vui_speech_recognition.ipynb`. The page holds every output, figure, check and answer, and its
+last cell prints the code you wrote in `sample_models.py`, so the grader reads your code beside
+its results.
 """
+
+HAND_IN = """## Hand-in: the code you wrote
+
+The functions you wrote in `sample_models.py`, as they were when this notebook last ran:"""
 
 SETUP = """\
 
@@ -252,6 +263,9 @@ def exercise_notebook(notebook, functions):
         raise ValueError(f"{NOTEBOOK} needs one line {RESULTS[0]!r} (found {results_lines}) and "
                          f"one cell importing sample_models (found {setup_cells}).")
     cells.insert(1, nbformat.v4.new_markdown_cell(INTRO, id="exercise-intro"))
+    cells.append(nbformat.v4.new_markdown_cell(HAND_IN, id="exercise-hand-in"))
+    cells.append(nbformat.v4.new_code_cell("exercise_checks.show_code()",
+                                           id="exercise-show-code"))
     notebook.cells = cells
     nbformat.validate(notebook)
     return notebook

@@ -12,6 +12,8 @@ if __name__ == "__main__":  # before the imports: one line, no TensorFlow start-
 
     refuse_to_run_as_command("recipe")
 
+import math
+
 from plumbing import DATA_DIR
 
 CORPUS = {  # digit_corpus.build_digit_corpus arguments of the default corpus
@@ -38,7 +40,8 @@ def default_corpus(fsdd_dir=None, out_dir=DATA_DIR / "digits", **changes):
 
 
 def train_final_model(train_json, valid_json, name=RESULT_NAME, epochs=TRAINING["epochs"],
-                      verbose=2, overwrite=False, features=FEATURES, training=TRAINING):
+                      verbose=2, overwrite=False, features=FEATURES, training=TRAINING,
+                      strategy=None):
     """Build the final model and train it with the shipped recipe; returns it with its history.
 
     Args:
@@ -50,6 +53,10 @@ def train_final_model(train_json, valid_json, name=RESULT_NAME, epochs=TRAINING[
         overwrite: passed to ``train_model``: retrain instead of reusing a finished run.
         features, training: the recipe's ``FEATURES`` and ``TRAINING``, or variants
             of them for a study (``benchmarks/design_study.py``).
+        strategy: a ``tf.distribute`` strategy over several devices (``train.py
+            --devices``), or None. Each replica takes a batch of the recipe's size,
+            and the learning rate grows with the square root of the replicas, the
+            rule by which the recipe's batches of 40 got their rate from batches of 20.
 
     Returns:
         ``(model, history)``: the trained model, holding the weights of the epoch kept.
@@ -58,12 +65,15 @@ def train_final_model(train_json, valid_json, name=RESULT_NAME, epochs=TRAINING[
     from data_generator import AudioGenerator
     from train_utils import cosine_adam, train_model
 
-    data = AudioGenerator(train_json, None, minibatch_size=training["minibatch_size"], **features)
+    replicas = strategy.num_replicas_in_sync if strategy else 1
+    data = AudioGenerator(train_json, None, minibatch_size=training["minibatch_size"] * replicas,
+                          **features)
     model = getattr(sample_models, MODEL)(input_dim=data.input_dim)
-    optimizer = cosine_adam(training["learning_rate"], epochs, data.steps_per_epoch,
-                            training["warmup_epochs"])
+    optimizer = cosine_adam(training["learning_rate"] * math.sqrt(replicas), epochs,
+                            data.steps_per_epoch, training["warmup_epochs"])
     history = train_model(model, f"{name}.pickle", f"{name}.weights.h5", train_json, valid_json,
                           minibatch_size=training["minibatch_size"], epochs=epochs,
                           verbose=verbose, jit_compile=training["jit_compile"],
-                          optimizer=optimizer, overwrite=overwrite, **features)
+                          optimizer=optimizer, overwrite=overwrite, strategy=strategy,
+                          **features)
     return model, history

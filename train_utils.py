@@ -4,8 +4,9 @@
 trains it on a corpus and keeps everything in ``results/``: the history pickle, written
 after every epoch, the weights of the best epoch, and a JSON record of how the
 model was made. A finished run is never replaced silently: running the same call
-again reuses it, a longer run goes on from it. ``load_trained_model`` rebuilds a
-trained model from its record. Decoding and scoring live in ``decoding.py``.
+again reuses it, a longer run goes on from it. ``train_in_workers`` trains several
+models side by side. Reading runs back is ``trained_models.py``'s; decoding and
+scoring are ``decoding.py``'s.
 """
 
 if __name__ == "__main__":  # before the imports: one line, no TensorFlow start-up log
@@ -29,9 +30,9 @@ import pandas as pd
 import tensorflow as tf
 
 import plumbing
-import sample_models
-from ctc import add_ctc_loss, check_label_lengths, ctc_output_loss, frames_needed, predict_texts
+from ctc import add_ctc_loss, check_label_lengths, ctc_output_loss, predict_texts
 from data_generator import DIGITS_TRAIN_JSON, DIGITS_VALID_JSON, AudioGenerator
+from trained_models import load_weights_file, rebuild, record_file_of, read_history
 from plumbing import atomic_path, ensure_writable, file_sha256, machine_description, project_path
 
 
@@ -126,7 +127,8 @@ class EpochRecorder(keras.callbacks.Callback):
         self.history["val_loss"].append(float(logs.get("val_loss", math.nan)))
         self.history["val_wer"].append(self._validation_wer())
         self.history["seconds"].append(seconds)
-        self.history["learning_rate"].append(float(self.model.optimizer.learning_rate))
+        self.history["learning_rate"].append(float(keras.ops.convert_to_numpy(
+            self.model.optimizer.learning_rate)))
         if self.best_epoch == len(self.history["loss"]) or not self.weights_file.is_file():
             with atomic_path(self.weights_file) as partial:
                 self.acoustic_model.save_weights(partial)
@@ -207,12 +209,12 @@ def _reuse_or_continue(previous, record, epochs, names, backup_dir):
     replace = (f"Pass overwrite=True to replace it (its weights included), or save this run "
                f"under other names than {names}.")
     if different:
-        raise ValueError(f"{names} already hold a run of {done} epochs with other settings "
+        raise ValueError(f"{names} already hold a run of {_epochs(done)} with other settings "
                          f"(different: {', '.join(different)}). {replace}")
     if previous.get("stopped") or done == epochs:
         return "reuse"
     if done > epochs:
-        raise ValueError(f"{names} already hold {done} epochs of these settings, more than the "
+        raise ValueError(f"{names} already hold {_epochs(done)} of these settings, more than the "
                          f"{epochs} asked for. {replace}")
     if not backup_dir.is_dir():
         raise ValueError(f"{names} hold {done} of {epochs} epochs, but the checkpoint to go on "
@@ -223,7 +225,7 @@ def _reuse_or_continue(previous, record, epochs, names, backup_dir):
 def train_model(input_to_softmax, pickle_path, save_model_path, train_json=DIGITS_TRAIN_JSON,
                 valid_json=DIGITS_VALID_JSON, minibatch_size=20, spectrogram=True, mfcc_dim=13,
                 optimizer=None, epochs=20, verbose=1, sort_by_duration=False, max_duration=10.0,
-                jit_compile=True, overwrite=False):
+                jit_compile=True, overwrite=False, strategy=None):
     """Train an acoustic model with CTC and keep its results in ``results/``.
 
     Results already in the same files are never replaced silently. A call with
@@ -255,6 +257,15 @@ def train_model(input_to_softmax, pickle_path, save_model_path, train_json=DIGIT
             times faster on a CPU (README, "Speed"). Convolution-heavy models
             can be faster without it (TensorFlow's own CPU convolutions beat
             XLA's), and each new batch shape is compiled once.
+        strategy: a ``tf.distribute`` strategy that trains on several devices,
+            e.g. ``tf.distribute.MirroredStrategy()`` over a machine's GPUs (None:
+            one device). ``minibatch_size`` is then per replica: each step trains
+            ``minibatch_size`` times the replicas' number of utterances, split
+            evenly across them, so build ``optimizer`` for that global batch
+            (``train.py --devices`` raises the learning rate with the square root
+            of the replicas). The model is rebuilt and compiled in the strategy's
+            scope, the kept weights are loaded back into ``input_to_softmax``, and
+            the record says how many replicas trained it.
 
     Returns:
         The history dict also saved in the pickle.
@@ -269,7 +280,8 @@ def train_model(input_to_softmax, pickle_path, save_model_path, train_json=DIGIT
     backup_dir = results / "checkpoints" / str(save_model_path)[:-len(".weights.h5")]
     ensure_writable(pickle_file.parent, weights_file.parent, backup_dir.parent,
                     plumbing.CACHE_DIR)
-    data = AudioGenerator(train_json, valid_json, spectrogram, mfcc_dim, minibatch_size,
+    replicas = strategy.num_replicas_in_sync if strategy else 1
+    data = AudioGenerator(train_json, valid_json, spectrogram, mfcc_dim, minibatch_size * replicas,
                           max_duration, sort_by_duration)
     model_dim = input_to_softmax.input_shape[-1]
     if model_dim != data.input_dim:
@@ -281,6 +293,8 @@ def train_model(input_to_softmax, pickle_path, save_model_path, train_json=DIGIT
     optimizer = optimizer or default_optimizer()
     record = _training_record(input_to_softmax, data, train_json, valid_json, max_duration,
                               minibatch_size, jit_compile, epochs, optimizer)
+    if strategy:
+        record["replicas"] = replicas
     names = f"{project_path(pickle_file)} and {project_path(weights_file)}"
     previous = None if overwrite else _previous_run(pickle_file, weights_file)
     if getattr(input_to_softmax, "record", None) is not None and previous is None:
@@ -288,7 +302,7 @@ def train_model(input_to_softmax, pickle_path, save_model_path, train_json=DIGIT
                          "would not start from scratch: build the model again (run the cell "
                          "that builds it), then train it.")
     if overwrite:
-        for stale in (pickle_file, weights_file, _record_file(save_model_path)):
+        for stale in (pickle_file, weights_file, record_file_of(save_model_path)):
             stale.unlink(missing_ok=True)
     if previous is None:  # a checkpoint of no kept run would be restored instead of training
         shutil.rmtree(backup_dir, ignore_errors=True)
@@ -297,30 +311,59 @@ def train_model(input_to_softmax, pickle_path, save_model_path, train_json=DIGIT
             return _reuse(input_to_softmax, previous, weights_file)
         print(f"{input_to_softmax.name}: going on from epoch {len(previous['loss'])} of "
               f"{epochs} in {names}")
-    _record_file(save_model_path).write_text(json.dumps(record, indent=1) + "\n")
+    record_file_of(save_model_path).write_text(json.dumps(record, indent=1) + "\n")
     input_to_softmax.record = record
     valid = (data.valid_features, [u["text"] for u in data.valid]) if data.valid else None
-    recorder = EpochRecorder(input_to_softmax, pickle_file, weights_file, record, valid)
+    trainee = input_to_softmax
+    with strategy.scope() if strategy else contextlib.nullcontext():
+        if strategy:  # its variables must be made in the scope, to be mirrored
+            trainee = rebuild(input_to_softmax.build_args)
+            trainee.set_weights(input_to_softmax.get_weights())
+            optimizer = keras.optimizers.deserialize(keras.optimizers.serialize(optimizer))
+        model = add_ctc_loss(trainee)
+        # Keras's jit_compile="auto" would leave XLA off on every CPU-only machine.
+        model.compile(loss={"ctc": ctc_output_loss}, optimizer=optimizer, jit_compile=jit_compile)
+    recorder = EpochRecorder(trainee, pickle_file, weights_file, record, valid)
     # The last epoch's state stays on disk, so that a longer run can go on from it. It is
     # saved after the recorder's files: a run killed between the two trains that epoch again.
     backup = keras.callbacks.BackupAndRestore(str(backup_dir), delete_checkpoint=False)
     _check_checkpoint(backup_dir, names)
-    model = add_ctc_loss(input_to_softmax)
-    # Keras's jit_compile="auto" would leave XLA off on every CPU-only machine.
-    model.compile(loss={"ctc": ctc_output_loss}, optimizer=optimizer, jit_compile=jit_compile)
-    model.fit(data.train_batches(), validation_data=data.valid_batches() if data.valid else None,
-              epochs=epochs, verbose=verbose, callbacks=[recorder, backup])
+    batches = [data.train_batches(), data.valid_batches() if data.valid else None]
+    if strategy:  # whole batches, which the strategy splits across its replicas
+        batches = [as_dataset(b, data.input_dim) if b else None for b in batches]
+    # shuffle=False: CTCBatches draws its own order every epoch, its first two batches
+    # the shortest and the longest (so that Keras keeps the frame axis variable).
+    model.fit(batches[0], validation_data=batches[1], epochs=epochs, verbose=verbose,
+              callbacks=[recorder, backup], shuffle=False)
     done, best = len(recorder.history["loss"]), recorder.best_epoch
     if recorder.bad_loss_at:
         shutil.rmtree(backup_dir, ignore_errors=True)  # it holds the diverged weights
         _report_divergence(recorder, pickle_file, weights_file)
-    if best and (best != done or recorder.bad_loss_at):  # the model in memory is not the best
+    if best and (best != done or recorder.bad_loss_at or strategy):  # not the kept weights
         input_to_softmax.load_weights(weights_file)
     if best and data.valid:
         print(f"{input_to_softmax.name}: kept epoch {best} of {done}, the lowest validation WER "
               f"({recorder.history['val_wer'][best - 1]:.2f}%, greedy; validation loss "
               f"{recorder.history['val_loss'][best - 1]:.2f}), in {project_path(weights_file)}")
     return recorder.history
+
+
+def as_dataset(batches, input_dim):
+    """``CTCBatches`` as a ``tf.data.Dataset`` of the same batches, new order every epoch.
+
+    A strategy splits each batch of a dataset across its replicas; given the
+    ``PyDataset`` itself, Keras would hand each replica a batch of its own.
+    """
+    def generate():  # the order of Keras's own epochs over a PyDataset: drawn anew first
+        batches.on_epoch_end()
+        yield from (batches[i] for i in range(len(batches)))
+
+    spec = ({"the_input": tf.TensorSpec((None, None, input_dim), tf.float32),
+             "the_labels": tf.TensorSpec((None, None), tf.int32),
+             "input_length": tf.TensorSpec((None, 1), tf.int32),
+             "label_length": tf.TensorSpec((None, 1), tf.int32)},
+            tf.TensorSpec((None,), tf.float32))
+    return tf.data.Dataset.from_generator(generate, output_signature=spec).prefetch(2)
 
 
 def _check_checkpoint(backup_dir, names):
@@ -378,161 +421,30 @@ def _report_divergence(recorder, pickle_file, weights_file):
               f"weights are unusable. Build the model again. {advice}")
 
 
+def _epochs(count):
+    """``'1 epoch'``, ``'3 epochs'``."""
+    return f"{count} epoch" + ("" if count == 1 else "s")
+
+
 def _reuse(input_to_softmax, previous, weights_file):
     """Load a finished run's best weights into the model and return its history."""
-    _load_weights(input_to_softmax, weights_file)
+    load_weights_file(input_to_softmax, weights_file)
     input_to_softmax.record = previous["record"]
     best, done = previous["best_epoch"], len(previous["loss"])
     how = f"stopped early ({previous['stopped']})" if previous.get("stopped") else "finished"
     wer = previous.get("val_wer", [math.nan] * done)[best - 1]
     scored = "" if np.isnan(wer) else f" (validation WER {wer:.2f}%)"  # nan: no validation
-    print(f"{input_to_softmax.name}: a run of {done} epochs with these settings has {how}; "
+    print(f"{input_to_softmax.name}: a run of {_epochs(done)} with these settings has {how}; "
           f"loaded its epoch {best}{scored} from "
           f"{project_path(weights_file)} instead of training again (overwrite=True retrains).")
     return {key: previous.get(key, []) for key in EpochRecorder.KEYS}
-
-
-# ------------------------------------------------------------ reloading a model
-
-def _record_file(weights_path):
-    """``results/<name>.json`` beside ``results/<name>.weights.h5``."""
-    return plumbing.RESULTS_DIR / (str(weights_path)[:-len(".weights.h5")] + ".json")
-
-
-def load_weights_checked(input_to_softmax, weights_path):
-    """Load ``results/<weights_path>`` into a model built with the same arguments.
-
-    Attaches the training record to ``input_to_softmax.record``.
-
-    Raises:
-        FileNotFoundError: no weights or record: train the model first.
-        ValueError: the model was built with other arguments (or for other
-            features) than the one trained; the differences are named.
-    """
-    weights_file, record_file = plumbing.RESULTS_DIR / weights_path, _record_file(weights_path)
-    if not weights_file.is_file() or not record_file.is_file():
-        raise FileNotFoundError(f"{weights_file} or its record {record_file.name} is missing: "
-                                "train the model first with train_model(...).")
-    record = json.loads(record_file.read_text())
-    built, trained = dict(input_to_softmax.build_args), record["build"]
-    different = sorted(k for k in set(built) | set(trained) if built.get(k) != trained.get(k))
-    if different:
-        raise ValueError(
-            f"{weights_path} was trained on a model built as {trained['factory']}("
-            + ", ".join(f"{k}={trained.get(k)!r}" for k in different if k != "factory")
-            + f"), but this model is {built['factory']}("
-            + ", ".join(f"{k}={built.get(k)!r}" for k in different if k != "factory")
-            + "). Build it with the trained arguments, or use load_trained_model().")
-    _load_weights(input_to_softmax, weights_file)
-    input_to_softmax.record = record
-    return input_to_softmax
-
-
-def _load_weights(input_to_softmax, weights_file):
-    """Load a weights file of ``train_model`` into a model, checking that it is its run's own.
-
-    The run's history pickle beside the weights holds their SHA-256: weights copied
-    over from another run are refused even where their shapes would fit.
-
-    Raises:
-        ValueError: the weights belong to another run, or cannot be loaded into
-            this model (damaged, or of another architecture or other features).
-    """
-    weights_file = Path(weights_file)
-    pickle_file = weights_file.with_name(weights_file.name[:-len(".weights.h5")] + ".pickle")
-    expected = read_history(pickle_file).get("weights_sha256") if pickle_file.is_file() else None
-    if expected and file_sha256(weights_file) != expected:
-        raise ValueError(f"{project_path(weights_file)} is not the weights file that its run "
-                         f"saved (its SHA-256 differs from the one in {pickle_file.name}): it "
-                         "comes from another run. Put back that run's own weights, or train "
-                         "again with overwrite=True.")
-    try:
-        with plumbing.stderr_to_devnull():
-            input_to_softmax.load_weights(weights_file)
-    except Exception as error:  # h5py, Keras and TensorFlow each raise their own kinds
-        reason = str(error).strip().splitlines()[0][:160] if str(error).strip() else ""
-        raise ValueError(f"cannot load {project_path(weights_file)} into {input_to_softmax.name} "
-                         f"({type(error).__name__}: {reason}). The file is damaged (e.g. cut "
-                         "short) or holds another model's weights, or weights trained on other "
-                         "features: train the model again (overwrite=True), or use the weights "
-                         "written with this record.") from error
-
-
-def load_trained_model(weights_path):
-    """Rebuild a trained model from its record in ``results/`` and load its weights."""
-    return load_weights_checked(_rebuilt(weights_path), weights_path)
-
-
-def _rebuilt(weights_path):
-    """A new, untrained model built as the record beside ``weights_path`` says."""
-    record_file = _record_file(weights_path)
-    if not record_file.is_file():
-        raise FileNotFoundError(f"{record_file} is missing: train the model first.")
-    build = dict(json.loads(record_file.read_text())["build"])
-    return getattr(sample_models, build.pop("factory"))(**build)
-
-
-def frames_for_transcript(names, frames, text, prefix=""):
-    """How many output frames each trained model gives an utterance, against what CTC needs.
-
-    Args:
-        names: result names, e.g. ``['model_0', 'model_end']``; each model is rebuilt
-            (without its weights) from ``results/<prefix><name>.json``.
-        frames: the utterance's input frames (10 ms each).
-        text: its transcript.
-
-    Returns:
-        A DataFrame indexed by name: ``output frames`` (``model.output_length(frames)``),
-        ``ms per output frame``, ``frames the text needs`` (CTC needs at least
-        ``len(text)`` frames plus one blank between doubled letters) and
-        ``output / needed`` (below 1, the transcript cannot be emitted at all).
-    """
-    import pandas as pd
-
-    needed = frames_needed(text)
-    rows = {}
-    for name in names:
-        model = _rebuilt(f"{prefix}{name}.weights.h5")
-        out = int(model.output_length(frames))
-        rows[name] = {"output frames": out, "ms per output frame": round(10 * frames / out),
-                      "frames the text needs": needed, "output / needed": round(out / needed, 1)}
-    return pd.DataFrame.from_dict(rows, orient="index")
-
-
-def load_history(pickle_path):
-    """The history dict that ``train_model`` saved as ``results/<pickle_path>``."""
-    path = plumbing.RESULTS_DIR / pickle_path
-    if not path.is_file():
-        raise FileNotFoundError(f"{project_path(path)} not found: train the model first.")
-    return read_history(path)
-
-
-def read_history(path):
-    """The history dict in the pickle ``path``.
-
-    Raises:
-        ValueError: naming the file, when it is empty, cut short or no history.
-    """
-    try:
-        with open(path, "rb") as stream:
-            history = pickle.load(stream)
-    except (EOFError, pickle.UnpicklingError, AttributeError, ImportError, IndexError,
-            ValueError) as error:
-        raise ValueError(f"{project_path(path)} is not a readable training history "
-                         f"({type(error).__name__}: {error}); it is damaged or empty. Delete it "
-                         "and train again (or train with overwrite=True).") from None
-    if not isinstance(history, dict) or "loss" not in history:
-        raise ValueError(f"{project_path(path)} holds no training history (no 'loss'): delete "
-                         "it and train again.")
-    return history
 
 
 def _train_job(build_args, name, folders, seed, learning_rate, warmup_epochs, settings):
     """One model, in a worker: build it from its ``build_args`` and train it with ``train_model``."""
     plumbing.RESULTS_DIR, plumbing.CACHE_DIR = folders  # the caller's folders, not the defaults
     keras.utils.set_random_seed(seed)
-    build = dict(build_args)
-    model = getattr(sample_models, build.pop("factory"))(**build)
+    model = rebuild(build_args)
     steps = AudioGenerator(settings["train_json"], None, settings.get("spectrogram", True),
                            minibatch_size=settings.get("minibatch_size", 20)).steps_per_epoch
     optimizer = cosine_adam(learning_rate, settings["epochs"], steps, warmup_epochs)
@@ -586,52 +498,3 @@ def train_in_workers(models, prefix="", learning_rate=1e-3, warmup_epochs=1, xla
     return pd.DataFrame(rows, index=list(models))
 
 
-def load_histories(names, prefix=""):
-    """The histories of the models in ``names`` trained so far, read from ``results/``.
-
-    Reads ``results/<prefix><name>.pickle`` for each name; names with no such file
-    are left out and listed in one printed line, so comparison cells work at any
-    point of a notebook (after a restart too) and show what exists.
-
-    Returns:
-        ``{name: history}`` in the order of ``names``; each history maps ``"loss"`` and
-        ``"val_loss"`` to one CTC loss per epoch (nats per utterance).
-    """
-    found = {name: plumbing.RESULTS_DIR / f"{prefix}{name}.pickle" for name in names}
-    missing = [name for name, path in found.items() if not path.is_file()]
-    if missing:
-        print(f"not trained yet (run their training cells): {', '.join(missing)}")
-    return {name: load_history(path) for name, path in found.items() if name not in missing}
-
-
-def plot_loss_curves(histories, labels=None, highlight=None):
-    """Training and validation CTC loss per epoch of each model, side by side.
-
-    The loss axis is logarithmic with ticks at 1, 2 and 5 times each power of ten, so
-    values below 1 stay readable; the legend sits outside the axes, clear of the curves.
-
-    Args:
-        histories: ``{name: history}`` as ``load_histories`` returns it.
-        labels: ``{name: legend text}``, e.g. the architecture (default: the names).
-        highlight: a name whose curves are drawn thicker.
-
-    Returns:
-        The matplotlib figure.
-    """
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
-
-    figure, axes = plt.subplots(1, 2, figsize=(14, 5), sharey=True, layout="constrained")
-    for name, history in histories.items():
-        for ax, key in zip(axes, ("loss", "val_loss")):
-            ax.plot(np.arange(1, len(history[key]) + 1), history[key], marker=".",
-                    label=(labels or {}).get(name, name), linewidth=3 if name == highlight else 1.5)
-    for ax, title in zip(axes, ("Training loss", "Validation loss")):
-        ax.set(title=title, xlabel="epoch", yscale="log")
-        ax.yaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
-        ax.yaxis.set_minor_formatter(NullFormatter())
-        ax.grid(True, which="major", alpha=0.3)
-    axes[0].set_ylabel("CTC loss (nats per utterance)")
-    axes[1].legend(title="model", loc="upper left", bbox_to_anchor=(1.02, 1))
-    return figure

@@ -191,9 +191,9 @@ def _transcribe(args):
                                     f"libsndfile reads) in {', '.join(args.paths)}")
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         with stderr_to_devnull():  # TensorFlow's C++ start-up log
-            import train_utils
+            import trained_models
 
-            model = train_utils.load_trained_model(args.model.resolve())
+            model = trained_models.load_trained_model(args.model.resolve())
         decode = load_decoder(model.record, args.greedy, args.lm)
     except (OSError, ValueError) as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)

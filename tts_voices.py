@@ -7,8 +7,8 @@ speaking rates and three vocal-tract lengths (the audio resampled, which moves
 pitch and formants together), 72 voices in all. ``digit_corpus`` joins their
 digits into training strings like FSDD's. espeak-ng is never used: its output is
 reserved for the project's independent check. The engines come from Debian
-packages that ``.ci/install_tts.sh`` installs; the clips are made once and cached
-in ``data/tts/``.
+packages that ``.ci/install_system_packages.sh`` installs; the clips are made once
+and cached in ``data/cache/``.
 """
 
 if __name__ == "__main__":  # before the imports: one line, no TensorFlow start-up log
@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from plumbing import DATA_DIR, atomic_path, progress
+import plumbing
+from plumbing import atomic_path, progress
 
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 VOICES = {  # name: (engine, the engine's voice)
@@ -61,21 +62,22 @@ def check_engines():
     if missing:
         raise FileNotFoundError(
             f"{' and '.join(missing)} not found: the synthetic voices need the Debian packages "
-            f"{PACKAGES} (`bash .ci/install_tts.sh` installs them).")
+            f"{PACKAGES} (`bash .ci/install_system_packages.sh` installs them).")
 
 
-def voice_clips(trim_db, out_dir=DATA_DIR / "tts"):
+def voice_clips(trim_db):
     """``{(voice, digit): [(name, samples, trimmed samples)]}`` of the 72 synthetic voices.
 
     Each clip is float32 at 8 kHz, peak 0.5, cut to what lies within 40 dB of its peak;
     ``trimmed`` is cut at ``trim_db`` as ``digit_corpus`` trims FSDD's recordings for
     connected strings. A voice's name says its engine voice, stretch and tract,
-    e.g. ``'flite-awb-s0.85-t1.12'``. Made once and cached in ``out_dir``.
+    e.g. ``'flite-awb-s0.85-t1.12'``. Made once and cached in ``plumbing.CACHE_DIR``.
     """
     import librosa
 
     check_engines()
-    cache = Path(out_dir) / "clips.npz"
+    cache = plumbing.cache_file("tts-clips", {"voices": VOICES, "stretches": STRETCHES,
+                                              "tracts": TRACTS, "rate": RATE}, [])
     if not cache.is_file():
         arrays = {}
         with tempfile.TemporaryDirectory() as folder:

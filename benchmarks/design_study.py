@@ -39,6 +39,7 @@ import recipe  # noqa: E402
 from appendix import design_summary  # noqa: E402
 from digit_corpus import EVALUATION_STYLE, ConnectedStyle  # noqa: E402
 from plumbing import CommandParser, atomic_path, positive_int  # noqa: E402
+from fsdd import FSDD_SPEAKERS  # noqa: E402
 from unseen_speakers import DESIGN_SPEAKERS, leave_one_speaker_out  # noqa: E402
 
 VARIANTS = {  # name: what it changes of the recipe (corpus, features or training)
@@ -62,10 +63,11 @@ def main():
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
     parser.add_argument("--epochs", type=positive_int, default=10)
     parser.add_argument("--speakers", nargs="+", default=list(DESIGN_SPEAKERS),
-                        choices=DESIGN_SPEAKERS)
+                        choices=FSDD_SPEAKERS, help="the design folds (default); the untouched "
+                        "folds only to confirm a choice made on them")
     args = parser.parse_args()
     done = pd.read_csv(RESULTS_CSV) if RESULTS_CSV.is_file() else pd.DataFrame(
-        columns=["variant", "seed", "epochs"])
+        columns=["variant", "seed", "epochs", "speaker"])
     print(f"connected test strings of every fold: {EVALUATION_STYLE}")
     for variant in args.variants:
         changes = VARIANTS[variant]
@@ -73,7 +75,7 @@ def main():
         training = {**recipe.TRAINING, **changes.get("training", {})}
         for seed in args.seeds:
             same = ((done["variant"] == variant) & (done["seed"] == seed)
-                    & (done["epochs"] == args.epochs))
+                    & (done["epochs"] == args.epochs) & done["speaker"].isin(args.speakers))
             if same.sum() == len(args.speakers):
                 continue  # measured before: the CSV keeps it
             table = leave_one_speaker_out(args.speakers, args.epochs, seed,
@@ -84,7 +86,8 @@ def main():
             done = pd.concat([done[~same], rows], ignore_index=True)
             with atomic_path(RESULTS_CSV) as partial:
                 done.to_csv(partial, index=False, float_format="%.4f")
-    chosen = done[done["variant"].isin(args.variants) & (done["epochs"] == args.epochs)]
+    chosen = done[done["variant"].isin(args.variants) & (done["epochs"] == args.epochs)
+                  & done["speaker"].isin(args.speakers)]
     print(design_summary(chosen).to_string())
 
 

@@ -25,7 +25,7 @@ with stderr_to_devnull():  # TensorFlow's C++ start-up log
     import soundfile  # noqa: E402
 
     import decoding  # noqa: E402
-    import train_utils  # noqa: E402
+    import trained_models  # noqa: E402
     import transcribe  # noqa: E402
     from data_generator import Featurizer, normalize  # noqa: E402
 
@@ -49,7 +49,7 @@ def main():
             raise FileNotFoundError(f"no audio files in {args.files}")
         transcribe.check_model_path(args.model)
         with stderr_to_devnull():
-            model = train_utils.load_trained_model(Path(args.model).resolve())
+            model = trained_models.load_trained_model(Path(args.model).resolve())
     except (OSError, ValueError) as error:
         parser.exit(2, f"{parser.prog}: error: {error}\n")
     audio_seconds = sum(soundfile.info(path).duration for path in files)

@@ -9,6 +9,7 @@ import decoding
 import plumbing
 import sample_models
 import train_utils
+import trained_models
 import transcribe
 from beam_search import BOS, EOS, LexiconBeamSearch, NgramModel
 from char_map import BLANK_INDEX, char_map
@@ -133,7 +134,7 @@ def test_transcribe_command_reads_any_format_and_reports_bad_files(trained_model
     assert status == 1
     assert [path for path, _ in lines] == [str(wav), str(folder / "b_stereo_44k.flac"),
                                            str(folder / "deeper" / "c.ogg")]
-    model = train_utils.load_trained_model(trained_model)
+    model = trained_models.load_trained_model(trained_model)
     assert lines[0][1] == decoding.transcribe(wav, model)
     assert "transcribe.py: error: cannot read audio file" in err and "a_broken.wav" in err
     assert "1 of 4 files could not be transcribed" in err and "Traceback" not in err

@@ -131,5 +131,29 @@ def test_training_share_is_the_start_of_the_training_strings(digit_corpus):
     share = training_share(digit_corpus[0], 10)
     assert share.name == "train_share_10.json" and share.parent == digit_corpus[0].parent
     assert read_lines(share) == read_lines(digit_corpus[0])[:10]
-    with pytest.raises(ValueError, match="a share of 61 strings: .* holds 60"):
+    with pytest.raises(ValueError, match="a share of 61 strings: .* holds 60 of FSDD.s speakers"):
         training_share(digit_corpus[0], 61)
+
+
+def test_synthetic_voices_say_only_training_strings_and_stay_out_of_the_share(fsdd_dir, tmp_path):
+    """Half the training strings by flite's and festival's voices (Debian packages that
+    .ci/install_system_packages.sh installs); validation and test strings stay FSDD's."""
+    import tts_voices
+
+    clips = tts_voices.voice_clips(trim_db=30.0)
+    voices = {voice for voice, _ in clips}
+    assert len(voices) == len(tts_voices.VOICES) * len(tts_voices.STRETCHES) * \
+        len(tts_voices.TRACTS) == 72
+    assert not any(voice.startswith("espeak") for voice in voices)  # reserved for checking
+    for (voice, digit), [(name, samples, trimmed)] in list(clips.items())[:20]:
+        assert name == f"{voice}/{DIGIT_WORDS[digit]}" and samples.dtype == np.float32
+        assert 0.05 < len(samples) / 8000 < 1.5 and len(trimmed) <= len(samples)
+    train, valid, test = build_digit_corpus(fsdd_dir, tmp_path / "c", 40, 6, 6,
+                                            synthetic_share=0.5)
+    speakers = [line["speaker"] for line in read_lines(train)]
+    synthetic = [speaker for speaker in speakers if speaker in voices]
+    assert 10 <= len(synthetic) <= 30 and set(speakers) - set(synthetic) <= set(fsdd.FSDD_SPEAKERS)
+    for path in (valid, test):
+        assert {line["speaker"] for line in read_lines(path)} <= set(fsdd.FSDD_SPEAKERS)
+    share = training_share(train, 10)
+    assert all(line["speaker"] in fsdd.FSDD_SPEAKERS for line in read_lines(share))

@@ -1,6 +1,7 @@
 """make_exercises.py and exercise_checks.py: the learner's edition and its self-checks."""
 
 import ast
+import html
 import os
 import re
 import time
@@ -10,6 +11,7 @@ import nbformat
 import pytest
 from keras import layers
 from nbclient import NotebookClient
+from nbconvert import HTMLExporter
 
 import exercise_checks
 import make_exercises
@@ -127,6 +129,26 @@ def test_no_answer_or_output_survives_in_the_notebook(edition):
     checks = [cell.source for cell in code if cell.id.startswith("exercise-check-")]
     assert checks == [f"exercise_checks.check_model({name})"
                       for name in ("model_1", "model_2", "model_3", "model_4", "model_end")]
+
+
+def test_the_edition_does_not_give_the_reference_final_model_away(edition):
+    """Neither the learner's notebook nor the VUI part of their module describes the reference
+    final model (its strides, layers, sizes, dropout) or quotes its results."""
+    vui_part = edition[make_exercises.MODULE].split("# Digit track")[0]
+    text = "\n".join([vui_part.lower()] + [
+        cell.source.lower() for cell in
+        nbformat.reads(edition["vui_speech_recognition.ipynb"], as_version=4).cells])
+    for phrase in ("stride 3", "stride of 3", "two bidirectional", "2 bidirectional",
+                   "128 units", "units=128", "units 128", "dropout 0.2", "dropout=0.2",
+                   "dropout (0.2", "final model's two convolutions", "shipped final model"):
+        assert phrase not in text, phrase
+    final_cells = [cell for cell in SOLUTION_NOTEBOOK.cells if cell.cell_type == "code"
+                   and cell.id in ("final-train", "decoders", "loso", "predictions")]
+    printed = "".join(output.get("text", "") + str(output.get("data", {}).get("text/plain", ""))
+                      for cell in final_cells for output in cell.get("outputs", []))
+    results = set(re.findall(r"\b\d+\.\d{2}\b", printed)) - {"0.00", "100.00"}
+    assert len(results) > 5 or not printed  # the solution's run printed results to look for
+    assert not [number for number in results if number in text]
 
 
 def test_putting_the_solution_back_gives_the_solution(edition):
@@ -328,7 +350,47 @@ def zero_gradients(input_dim, units=32, output_dim=29):
     return final_design(input_dim, units, output_dim, cut=lambda x: 0 * x)
 
 
+@named("rnn_model")
+def activation_ignored(input_dim, units, activation, output_dim=29):
+    inputs = keras.Input((None, input_dim), name="the_input")
+    x = layers.GRU(units, activation="relu", return_sequences=True, reset_after=False)(inputs)
+    x = layers.BatchNormalization()(x)
+    return sample_models._model(inputs, sample_models._output_layers(x, output_dim), "m1")
+
+
+@named("cnn_rnn_model")
+def border_mode_ignored(input_dim, filters, kernel_size, conv_stride, conv_border_mode, units,
+                        output_dim=29):
+    """Right for the notebook's 'valid' padding, wrong for 'same'."""
+    inputs = keras.Input((None, input_dim), name="the_input")
+    x = layers.Conv1D(filters, kernel_size, strides=conv_stride, padding=conv_border_mode,
+                      activation="relu")(inputs)
+    x = layers.BatchNormalization()(x)
+    x = layers.SimpleRNN(units, activation="relu", return_sequences=True)(x)
+    x = layers.BatchNormalization()(x)
+    return sample_models._model(
+        inputs, sample_models._output_layers(x, output_dim), "m2",
+        lambda frames: sample_models.cnn_output_length(frames, kernel_size, "valid", conv_stride))
+
+
+@named("rnn_model")
+def no_softmax(input_dim, units, activation, output_dim=29):
+    inputs = keras.Input((None, input_dim), name="the_input")
+    x = layers.GRU(units, activation=activation, return_sequences=True, reset_after=False)(inputs)
+    x = layers.BatchNormalization()(x)
+    return sample_models._model(inputs, layers.Dense(output_dim)(x), "m1")
+
+
 @pytest.mark.parametrize("factory, arguments, message", [
+    (activation_ignored, (81, 200, "relu"),
+     r"Model 1 built as rnn_model\(.*activation='tanh'.*\) has recurrent layers with relu "
+     r"activation, not tanh: pass the function's activation argument to the GRU"),
+    (border_mode_ignored, (81, 200, 11, 2, "valid", 200),
+     r"Model 2 built as cnn_rnn_model\(.*conv_stride=1, conv_border_mode='same'.*\) returns 137 "
+     r"frames for 137 input frames, but its output_length\(137\) says 127"),
+    (no_softmax, (81, 200, "relu"),
+     r"layer 4 is missing where the reference has Activation \(the softmax: "
+     r"layers.Activation\(\"softmax\"\)"),
     (gru_with_keras_defaults, (81, 200, "relu"),
      r"Model 1 built as rnn_model\(input_dim=161, units=200, activation='relu'\): layer 1, GRU "
      r"'gru\w*', has 217,800 parameters where the reference has 217,200\. A GRU with Keras's "
@@ -374,13 +436,26 @@ def test_checks_name_what_they_were_given():
         exercise_checks.check_model(sample_models.essay_cnn())
 
 
-def test_setup_check_refuses_the_solutions_models(tmp_path, monkeypatch):
+def test_setup_check_refuses_the_solutions_models_and_names_the_cause(tmp_path, monkeypatch,
+                                                                      capsys):
     monkeypatch.chdir(PROJECT_DIR)  # a kernel started in the project folder finds the solution
-    with pytest.raises(CheckFailed, match=r"imported the solution, .*sample_models\.py"):
+    with pytest.raises(CheckFailed, match=r"kernel runs in .*, not in the exercise notebook's "
+                                          r"folder, so it imported .*sample_models\.py"):
         exercise_checks.check_setup()
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(CheckFailed, match="not the sample_models.py beside it"):
+    with pytest.raises(CheckFailed, match="Start the kernel in the notebook's own folder"):
         exercise_checks.check_setup()
+    # The kernel runs beside the learner's file, but PYTHONPATH put the project first.
+    (tmp_path / "sample_models.py").write_text("# the learner's file\n")
+    monkeypatch.setenv("PYTHONPATH", str(PROJECT_DIR))
+    with pytest.raises(CheckFailed, match=r"imported the solution, .* not the sample_models.py "
+                                          r"beside it .*PYTHONPATH names .*remove it"):
+        exercise_checks.check_setup()
+    monkeypatch.setattr(exercise_checks.sample_models, "__file__",
+                        str(tmp_path / "sample_models.py"))
+    exercise_checks.check_setup()
+    assert "The models come from sample_models.py in this notebook's folder" in \
+        capsys.readouterr().out
 
 
 # --------------------------------------------------- the edition in a real kernel
@@ -448,3 +523,8 @@ def test_the_exercise_notebook_runs_with_the_solution_put_back(tmp_path, edition
     assert "The models come from sample_models.py in this notebook's folder" in texts(setup)
     assert all(output.get("name") != "stderr" for output in setup.outputs), setup.outputs
     assert (tmp_path / "results" / "model_end.weights.h5").is_file()
+    # What the learner hands in: the exported page holds the code they wrote.
+    page, _ = HTMLExporter().from_notebook_node(notebook)
+    for lines in region_lines(SOLUTION_MODULE):
+        for line in lines[:3]:
+            assert html.escape(line, quote=False) in page or html.escape(line) in page, line

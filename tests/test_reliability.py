@@ -26,6 +26,7 @@ import plumbing
 import run_notebooks
 import sample_models
 import train_utils
+import trained_models
 import transcribe
 import utils
 from beam_search import LexiconBeamSearch
@@ -92,7 +93,7 @@ def test_a_history_that_lost_its_last_epoch_still_finishes_with_right_epoch_numb
     the history holds 1 epoch, the checkpoint 2. Going on must end with 3 epochs, not 2."""
     train(digit_corpus, 2)
     pickle_file = plumbing.RESULTS_DIR / "run.pickle"
-    history = train_utils.read_history(pickle_file)
+    history = trained_models.read_history(pickle_file)
     for key in train_utils.EpochRecorder.KEYS:
         history[key] = history[key][:1]
     pickle_file.write_bytes(pickle.dumps(history))
@@ -100,7 +101,7 @@ def test_a_history_that_lost_its_last_epoch_still_finishes_with_right_epoch_numb
     history = train(digit_corpus, 3)
     assert len(history["loss"]) == 3
     assert np.isnan(history["loss"][1]) and np.isfinite(history["loss"][2])  # not measured
-    assert len(train_utils.read_history(pickle_file)["loss"]) == 3
+    assert len(trained_models.read_history(pickle_file)["loss"]) == 3
     capsys.readouterr()
     assert len(train(digit_corpus, 3)["loss"]) == 3  # finished: reused, nothing trained
     assert "a run of 3 epochs with these settings has finished" in capsys.readouterr().out
@@ -127,7 +128,7 @@ def test_a_kill_around_the_checkpoint_of_an_epoch_loses_and_misnumbers_no_epoch(
     monkeypatch.setattr(keras.callbacks.BackupAndRestore, "on_epoch_end", save)
     history = train(digit_corpus, 3)
     assert len(history["loss"]) == 3 and np.isfinite(history["loss"]).all()
-    stored = train_utils.read_history(plumbing.RESULTS_DIR / "run.pickle")
+    stored = trained_models.read_history(plumbing.RESULTS_DIR / "run.pickle")
     assert stored["loss"] == history["loss"] and len(stored["seconds"]) == 3
 
 
@@ -153,7 +154,7 @@ def test_a_kill_while_the_best_weights_are_written_keeps_the_previous_ones(
                                 optimizer=keras.optimizers.Adam(1e-3))
     weights = plumbing.RESULTS_DIR / "run.weights.h5"
     assert saves[1] != weights  # written beside it, then renamed
-    train_utils._load_weights(build_model(), weights)  # intact, and its history's own
+    trained_models.load_weights_file(build_model(), weights)  # intact, and its history's own
     assert len(train(digit_corpus, 2)["loss"]) == 2
     assert [p.name for p in plumbing.RESULTS_DIR.glob("*partial*")] == []
 
@@ -170,23 +171,23 @@ def test_weights_copied_from_another_run_are_refused(trained):
     build_model(seed=7).save_weights(weights)  # same architecture, another run's weights
     with pytest.raises(ValueError, match="run.weights.h5 is not the weights file that its run "
                                          "saved.*another run"):
-        train_utils.load_trained_model("run.weights.h5")
+        trained_models.load_trained_model("run.weights.h5")
 
 
 @pytest.mark.filterwarnings("ignore:Skipping nested container")  # Keras, before it fails
 def test_weights_that_cannot_be_loaded_give_one_error_naming_the_file(trained):
     weights = copy_of_trained_run(trained)
     with pytest.raises(ValueError, match=r"cannot load .*run\.weights\.h5 into model_2"):
-        train_utils._load_weights(sample_models.cnn_rnn_model(13, 32, 11, 2, "valid", 16),
+        trained_models.load_weights_file(sample_models.cnn_rnn_model(13, 32, 11, 2, "valid", 16),
                                   weights)  # another architecture
     with pytest.raises(ValueError, match=r"cannot load .*run\.weights\.h5 .*other features"):
-        train_utils._load_weights(build_model(input_dim=81), weights)  # MFCC under spectrograms
+        trained_models.load_weights_file(build_model(input_dim=81), weights)  # MFCC under spectrograms
     pickle_file = plumbing.RESULTS_DIR / "run.pickle"
-    history = train_utils.read_history(pickle_file)
+    history = trained_models.read_history(pickle_file)
     pickle_file.write_bytes(pickle.dumps({**history, "weights_sha256": None}))  # an older run
     weights.write_bytes(weights.read_bytes()[:5000])  # cut short
     with pytest.raises(ValueError, match=r"cannot load .*run\.weights\.h5.*damaged"):
-        train_utils.load_trained_model("run.weights.h5")
+        trained_models.load_trained_model("run.weights.h5")
 
 
 @pytest.mark.parametrize("content", [b"", b"\x80\x04 not a pickle", pickle.dumps([1, 2])],
@@ -195,7 +196,7 @@ def test_an_empty_or_damaged_history_is_one_error_naming_the_file(tmp_path, cont
     path = tmp_path / "model_0.pickle"
     path.write_bytes(content)
     with pytest.raises(ValueError, match="model_0.pickle"):
-        train_utils.read_history(path)
+        trained_models.read_history(path)
 
 
 def test_a_damaged_checkpoint_and_no_epochs_are_refused(trained, digit_corpus):
@@ -220,7 +221,7 @@ def test_an_empty_validation_corpus_is_refused_not_scored_wer_0(trained, digit_c
                                 empty, spectrogram=False, epochs=1, verbose=0,
                                 jit_compile=False)
     assert not (plumbing.RESULTS_DIR / "e.pickle").exists()
-    model = train_utils.load_trained_model(trained.weights)
+    model = trained_models.load_trained_model(trained.weights)
     with pytest.raises(ValueError, match="empty_corpus.json lists no utterance to score"):
         decoding.transcripts(model, empty)
 
@@ -303,7 +304,7 @@ def test_a_file_whose_decoding_fails_costs_no_other_file_its_transcript(
         trained, digit_corpus, tmp_path, capsys, monkeypatch):
     valid = digit_corpus[1].parent / "valid"
     files = [valid / f"{i:05d}.wav" for i in range(6)]
-    model = train_utils.load_trained_model(trained.weights)
+    model = trained_models.load_trained_model(trained.weights)
     featurizer = data_generator.Featurizer(**model.record["features"])
     lengths = [int(ctc.output_frames(model, len(featurizer(path)))) for path in files]
     bad = next(i for i, n in enumerate(lengths) if lengths.count(n) == 1)

@@ -4,7 +4,7 @@ import json
 
 import plumbing
 import unseen_speakers
-from train_utils import read_history
+from trained_models import read_history
 
 SMALL = {"train_size": 24, "valid_size": 8, "test_size": 8}
 

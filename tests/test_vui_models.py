@@ -13,6 +13,7 @@ import decoding
 import plumbing
 import sample_models
 import train_utils
+import trained_models
 from char_map import BLANK_INDEX, char_map
 from data_generator import pad_batch
 
@@ -142,7 +143,7 @@ def test_frames_for_transcript_rebuilds_each_model_from_its_record():
         path = plumbing.RESULTS_DIR / f"{name}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"build": model.build_args}))
-    table = train_utils.frames_for_transcript(["conv", "full"], 300, "three three")
+    table = trained_models.frames_for_transcript(["conv", "full"], 300, "three three")
     assert table["output frames"].tolist() == [100, 300]
     assert table["ms per output frame"].tolist() == [30, 10]
     assert table["frames the text needs"].tolist() == [13, 13]  # 11 characters, "ee" twice
@@ -194,7 +195,7 @@ def test_train_model_writes_history_weights_and_record(digit_corpus):
     record = json.loads((plumbing.RESULTS_DIR / "tiny.json").read_text())
     assert record == saved["record"] and record["build"]["factory"] == "simple_rnn_model"
     assert record["features"]["spectrogram"] and record["train_utterances"] == 60
-    reloaded = train_utils.load_trained_model("tiny.weights.h5")
+    reloaded = trained_models.load_trained_model("tiny.weights.h5")
     for a, b in zip(reloaded.get_weights(), model.get_weights()):
         np.testing.assert_array_equal(a, b)
 
@@ -349,9 +350,9 @@ def test_weights_refuse_a_model_built_differently(digit_corpus):
     train_tiny(digit_corpus, epochs=1)
     other = sample_models.simple_rnn_model(13)
     with pytest.raises(ValueError, match=r"simple_rnn_model\(input_dim=81\).*input_dim=13"):
-        train_utils.load_weights_checked(other, "tiny.weights.h5")
+        trained_models.load_weights_checked(other, "tiny.weights.h5")
     with pytest.raises(FileNotFoundError, match="train the model first"):
-        train_utils.load_weights_checked(other, "never_trained.weights.h5")
+        trained_models.load_weights_checked(other, "never_trained.weights.h5")
 
 
 def test_evaluation_transcription_and_predictions(digit_corpus, capsys):
