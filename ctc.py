@@ -125,7 +125,7 @@ def add_ctc_loss(input_to_softmax):
     labels = keras.Input(name="the_labels", shape=(None,), dtype="int32")
     input_length = keras.Input(name="input_length", shape=(1,), dtype="int32")
     label_length = keras.Input(name="label_length", shape=(1,), dtype="int32")
-    loss = CTCLoss(input_to_softmax.output_length, name="ctc")(
+    loss = CTCLoss(input_to_softmax.output_length, dtype="float32", name="ctc")(
         [labels, input_to_softmax.output, input_length, label_length])
     return keras.Model([input_to_softmax.input, labels, input_length, label_length], loss,
                        name=f"{input_to_softmax.name}_ctc")

@@ -384,24 +384,35 @@ def vis_train_features(index=0, train_json=DIGITS_TRAIN_JSON):
 
 
 def corpus_summary(description_files):
-    """Strings, minutes of audio and mean duration of each set and style of a corpus.
+    """Strings, minutes of audio and mean duration of each set, style and kind of voice.
 
     Args:
         description_files: ``{set name: description file}``.
 
     Returns:
-        A DataFrame with one row per set and style: ``strings``, ``minutes`` and
-        ``s per string`` (seconds), ``words per string``.
+        A DataFrame with one row per set, style and voice (``recorded`` or
+        ``synthetic``): ``strings``, ``minutes`` and ``s per string`` (seconds),
+        ``words per string``.
     """
     import pandas as pd
 
+    from tts_voices import is_synthetic
+
     rows = []
     for name, path in description_files.items():
-        for utterance in load_description_file(path, max_duration=float("inf")):
+        lines = Path(path).read_text().splitlines()
+        speakers = [json.loads(line).get("speaker", "") for line in lines if line.strip()]
+        for utterance, speaker in zip(load_description_file(path, max_duration=float("inf")),
+                                      speakers):
             rows.append({"set": name, "style": utterance["style"] or "all",
+                         "voice": "synthetic" if is_synthetic(speaker) else "recorded",
                          "seconds": utterance["duration"],
                          "words": len(utterance["text"].split())})
-    table = pd.DataFrame(rows).groupby(["set", "style"], sort=False).agg(
+    table = pd.DataFrame(rows)
+    for column, order in (("set", list(description_files)), ("style", ["paused", "connected", "all"]),
+                          ("voice", ["recorded", "synthetic"])):
+        table[column] = pd.Categorical(table[column], order)
+    table = table.groupby(["set", "style", "voice"], observed=True).agg(
         strings=("seconds", "size"), minutes=("seconds", "sum"),
         seconds_per_string=("seconds", "mean"), words_per_string=("words", "mean"))
     table["minutes"] /= 60

@@ -31,10 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
-from fsdd import FSDD_SPEAKERS, check_fsdd, parse_fsdd_name
+from fsdd import DIGIT_WORDS, FSDD_SPEAKERS, check_fsdd, parse_fsdd_name
 from plumbing import DATA_DIR, atomic_path, exclusive_lock, progress, project_path
 
-DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 STYLES = ("paused", "connected")
 SPLIT_TAKES = {"train": range(10, 50), "valid": range(5, 10), "test": range(0, 5)}
 RATE = 8000  # Hz, FSDD's sample rate

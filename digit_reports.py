@@ -246,8 +246,8 @@ def answer(essay_runs, speed, target):
                                                                     nan=np.inf)))
     per_epoch = speed["s/epoch, median"]
     cheaper = min(per_epoch.index, key=per_epoch.get)
-    return (f"**The {accurate.split()[1]} is the more accurate ({final[accurate]:.1f}% against "
-            f"{min(final.values()):.1f}% after {essay_runs[accurate][0]['epochs']} epochs) and "
+    return (f"**The {accurate.split()[1]} is the more accurate ({final[accurate]:.2f}% against "
+            f"{min(final.values()):.2f}% after {essay_runs[accurate][0]['epochs']} epochs) and "
             f"the {quicker.split()[1]} reaches {t} sooner ({to_target[quicker]:.0f} s); per "
             f"epoch the {cheaper.split()[1]} is the cheaper ({per_epoch[cheaper]:.2f} s against "
             f"{per_epoch.max():.2f} s, both in {speed['precision'].iloc[0]}).**")

@@ -24,6 +24,7 @@ FSDD_COMMIT = "26eb9aaf76e81b692f806f9140c2d2777410d7a1"
 FSDD_URL = f"https://github.com/Jakobovski/free-spoken-digit-dataset/archive/{FSDD_COMMIT}.zip"
 FSDD_SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo", "yweweler")
 FSDD_TAKES = 50
+DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 FSDD_TEST_TAKES = range(0, 5)  # the dataset's official test split; takes 5-49 train
 # SHA-256 of every recording at FSDD_COMMIT (the dataset's own checksum list). GitHub builds
 # its archives on the fly, so the recordings are checked rather than the archive's bytes.

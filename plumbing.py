@@ -329,26 +329,24 @@ class CommandParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def positive_int(text):
-    """An argparse type: a whole number of at least 1."""
+def _whole_number(text, lowest):
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is below 1")
+    if value < lowest:
+        raise argparse.ArgumentTypeError(f"{value} is below {lowest}")
     return value
+
+
+def positive_int(text):
+    """An argparse type: a whole number of at least 1."""
+    return _whole_number(text, 1)
 
 
 def non_negative_int(text):
     """An argparse type: a whole number of at least 0 (a seed)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is below 0")
-    return value
+    return _whole_number(text, 0)
 
 
 def refuse_to_run_as_command(module):

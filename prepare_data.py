@@ -27,6 +27,7 @@ from pathlib import Path
 
 import soundfile
 
+import recipe
 from digit_corpus import build_digit_corpus, write_description_file
 from fsdd import FSDD_SPEAKERS, find_fsdd
 from plumbing import (DATA_DIR, CommandParser, download_file, extract_atomically,
@@ -199,14 +200,20 @@ def main(argv=None):
                              "SPEAKER with --hold-out)")
     digits.add_argument("--fsdd-out", default=DATA_DIR / "fsdd", type=Path,
                         help="where FSDD is downloaded if it is not found")
-    digits.add_argument("--train-size", type=positive_int, default=1600, metavar="N")
-    digits.add_argument("--valid-size", type=positive_int, default=320, metavar="N")
-    digits.add_argument("--test-size", type=positive_int, default=320, metavar="N")
-    digits.add_argument("--max-digits", type=positive_int, default=7, metavar="N",
-                        help="longest string, in digits (1 to 20)")
-    digits.add_argument("--seed", type=non_negative_int, default=0, help="0 or more")
-    digits.add_argument("--connected-share", type=float, default=0.5, metavar="FRACTION",
-                        help="fraction of connected training strings (0 to 1)")
+    corpus = recipe.CORPUS  # the defaults: the shipped recipe's corpus
+    for size in ("train", "valid", "test"):
+        digits.add_argument(f"--{size}-size", type=positive_int, default=corpus[f"{size}_size"],
+                            metavar="N", help=f"{size} strings (default {corpus[f'{size}_size']})")
+    digits.add_argument("--max-digits", type=positive_int, default=corpus["max_digits"],
+                        metavar="N", help="longest string, in digits (1 to 20)")
+    digits.add_argument("--seed", type=non_negative_int, default=corpus["seed"], help="0 or more")
+    digits.add_argument("--connected-share", type=float, default=corpus["connected_share"],
+                        metavar="FRACTION", help="probability that a training string is "
+                        f"connected (default {corpus['connected_share']})")
+    digits.add_argument("--synthetic-share", type=float,
+                        default=corpus["synthetic_share"], metavar="FRACTION",
+                        help="probability that a training string is said by a synthetic voice "
+                             f"(default {corpus['synthetic_share']})")
     digits.add_argument("--hold-out", choices=FSDD_SPEAKERS, metavar="SPEAKER",
                         help="test on this speaker only and train on the five others "
                              f"(one of {', '.join(FSDD_SPEAKERS)})")
@@ -225,7 +232,8 @@ def main(argv=None):
                                           else "digits")
             build_digit_corpus(find_fsdd(args.source, args.fsdd_out), out, args.train_size,
                                args.valid_size, args.test_size, args.max_digits, args.seed,
-                               args.hold_out, args.connected_share)
+                               args.hold_out, args.connected_share,
+                               synthetic_share=args.synthetic_share)
         else:
             build_librispeech_corpus(args.source, args.out, tuple(args.train))
     except (OSError, ValueError) as error:  # bad input: the message says what to do

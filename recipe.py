@@ -18,7 +18,7 @@ from plumbing import DATA_DIR
 
 CORPUS = {  # digit_corpus.build_digit_corpus arguments of the default corpus
     "train_size": 1600, "valid_size": 320, "test_size": 320, "max_digits": 7, "seed": 0,
-    "connected_share": 0.5,
+    "connected_share": 0.5, "synthetic_share": 0.5,
 }
 FEATURES = {"spectrogram": False, "mfcc_dim": 13}  # 13 MFCCs per 10 ms frame
 MODEL = "final_model"  # a sample_models factory, built with its defaults
@@ -41,7 +41,7 @@ def default_corpus(fsdd_dir=None, out_dir=DATA_DIR / "digits", **changes):
 
 def train_final_model(train_json, valid_json, name=RESULT_NAME, epochs=TRAINING["epochs"],
                       verbose=2, overwrite=False, features=FEATURES, training=TRAINING,
-                      strategy=None):
+                      strategy=None, precision="float32"):
     """Build the final model and train it with the shipped recipe; returns it with its history.
 
     Args:
@@ -57,6 +57,7 @@ def train_final_model(train_json, valid_json, name=RESULT_NAME, epochs=TRAINING[
             --devices``), or None. Each replica takes a batch of the recipe's size,
             and the learning rate grows with the square root of the replicas, the
             rule by which the recipe's batches of 40 got their rate from batches of 20.
+        precision: ``'float32'`` or ``'mixed_float16'`` (``train_model``'s argument).
 
     Returns:
         ``(model, history)``: the trained model, holding the weights of the epoch kept.
@@ -75,5 +76,5 @@ def train_final_model(train_json, valid_json, name=RESULT_NAME, epochs=TRAINING[
                           minibatch_size=training["minibatch_size"], epochs=epochs,
                           verbose=verbose, jit_compile=training["jit_compile"],
                           optimizer=optimizer, overwrite=overwrite, strategy=strategy,
-                          **features)
+                          precision=precision, **features)
     return model, history

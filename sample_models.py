@@ -54,7 +54,9 @@ def _output_layers(x, output_dim):
     of the time axis and returns as many frames as there are utterances.
     """
     x = layers.Dense(output_dim, name="time_dense")(x)
-    return layers.Activation("softmax", name="softmax")(x)
+    # float32 even under mixed precision: CTC takes the log of probabilities as small
+    # as 1e-10, which float16 rounds to 0.
+    return layers.Activation("softmax", dtype="float32", name="softmax")(x)
 
 
 class RealFrames(layers.Layer):
@@ -108,7 +110,7 @@ def simple_rnn_model(input_dim, output_dim=NUM_CLASSES):
     """Model 0: one GRU with ``output_dim`` units, then softmax."""
     inputs = keras.Input(shape=(None, input_dim), name="the_input")
     x = layers.GRU(output_dim, return_sequences=True, reset_after=False, name="rnn")(inputs)
-    outputs = layers.Activation("softmax", name="softmax")(x)
+    outputs = layers.Activation("softmax", dtype="float32", name="softmax")(x)
     return _model(inputs, outputs, "model_0")
 
 

@@ -1,6 +1,7 @@
 """Train the shipped recogniser: the final model, with the recipe of recipe.py (a command).
 
     python train.py [--epochs N] [--out results/model_end.weights.h5] [--devices all|N]
+                    [--precision float32|mixed_float16]
 
 Builds the default digit corpus if it is missing (FSDD from ``$FSDD_DIR``, an
 earlier download, or a download), then trains the final model with the shipped
@@ -11,7 +12,9 @@ interrupted one, as the notebook's training cells do; a run with other settings
 in the same files is refused, never overwritten. ``--devices`` trains on the
 machine's GPUs (all, or the first N) with ``tf.distribute.MirroredStrategy``: one
 batch of the recipe's size per GPU and the learning rate raised with the square
-root of their number. Bad arguments exit with status 2.
+root of their number; ``--precision mixed_float16`` trains in Keras's mixed precision
+(faster on GPUs with tensor cores: measure it with ``benchmarks/speed.py``). Bad
+arguments exit with status 2.
 """
 
 import os
@@ -35,6 +38,8 @@ def main(argv=None):
                         help="weights file; the record and history are written beside it")
     parser.add_argument("--devices", metavar="all|N", type=_devices,
                         help="train on all the GPUs, or on the first N, in parallel")
+    parser.add_argument("--precision", choices=("float32", "mixed_float16"), default="float32",
+                        help="mixed_float16: float16 computations (GPUs), default float32")
     args = parser.parse_args(argv)
     if not args.out.name.endswith(".weights.h5") or args.out.name == ".weights.h5":
         parser.error(f"argument --out: {args.out} must be a file name ending in .weights.h5")
@@ -47,7 +52,7 @@ def main(argv=None):
         strategy = gpu_strategy(args.devices) if args.devices else None
         train_json, valid_json, test_json = recipe.default_corpus()
         model, history = recipe.train_final_model(train_json, valid_json, name, args.epochs,
-                                                  strategy=strategy)
+                                                  strategy=strategy, precision=args.precision)
     except (OSError, ValueError) as error:
         print(f"train.py: error: {error}", file=sys.stderr)
         return 2

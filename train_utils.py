@@ -36,6 +36,9 @@ from trained_models import load_weights_file, rebuild, record_file_of, read_hist
 from plumbing import atomic_path, ensure_writable, file_sha256, machine_description, project_path
 
 
+PRECISIONS = ("float32", "mixed_float16")
+
+
 def default_optimizer():
     """SGD, learning rate 0.02 with inverse time decay 1e-6 per step, Nesterov momentum 0.9, clipnorm 5."""
     schedule = keras.optimizers.schedules.InverseTimeDecay(0.02, decay_steps=1, decay_rate=1e-6)
@@ -178,8 +181,8 @@ def _settings(record):
             return {k: optimizer_settings(v) for k, v in value.items()
                     if k not in ("decay_steps", "name")}
         return value
-    settings = {k: v for k, v in record.items()
-                if k not in ("epochs", "machine", "versions")}
+    settings = {"replicas": 1, "precision": "float32"}  # records written before these keys
+    settings.update((k, v) for k, v in record.items() if k not in ("epochs", "machine", "versions"))
     settings["optimizer"] = optimizer_settings(record.get("optimizer"))
     return json.loads(json.dumps(settings))  # tuples and lists compare alike
 
@@ -225,7 +228,7 @@ def _reuse_or_continue(previous, record, epochs, names, backup_dir):
 def train_model(input_to_softmax, pickle_path, save_model_path, train_json=DIGITS_TRAIN_JSON,
                 valid_json=DIGITS_VALID_JSON, minibatch_size=20, spectrogram=True, mfcc_dim=13,
                 optimizer=None, epochs=20, verbose=1, sort_by_duration=False, max_duration=10.0,
-                jit_compile=True, overwrite=False, strategy=None):
+                jit_compile=True, overwrite=False, strategy=None, precision="float32"):
     """Train an acoustic model with CTC and keep its results in ``results/``.
 
     Results already in the same files are never replaced silently. A call with
@@ -266,6 +269,12 @@ def train_model(input_to_softmax, pickle_path, save_model_path, train_json=DIGIT
             of the replicas). The model is rebuilt and compiled in the strategy's
             scope, the kept weights are loaded back into ``input_to_softmax``, and
             the record says how many replicas trained it.
+        precision: ``'float32'``, or ``'mixed_float16'`` (Keras's mixed precision:
+            float16 computations, float32 weights, the softmax and the CTC loss in
+            float32, the loss scaled against underflow). It pays on GPUs with
+            tensor cores and is slower on CPUs; ``benchmarks/speed.py --precision``
+            measures it. The model is then rebuilt under that policy to train, and
+            the kept weights (float32) are loaded back into ``input_to_softmax``.
 
     Returns:
         The history dict also saved in the pickle.
@@ -275,6 +284,8 @@ def train_model(input_to_softmax, pickle_path, save_model_path, train_json=DIGIT
                          f"got {save_model_path!r}.")
     if not isinstance(epochs, (int, np.integer)) or epochs < 1:
         raise ValueError(f"epochs must be a whole number, at least 1; got {epochs!r}.")
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}.")
     results = plumbing.RESULTS_DIR
     pickle_file, weights_file = results / pickle_path, results / save_model_path
     backup_dir = results / "checkpoints" / str(save_model_path)[:-len(".weights.h5")]
@@ -293,8 +304,7 @@ def train_model(input_to_softmax, pickle_path, save_model_path, train_json=DIGIT
     optimizer = optimizer or default_optimizer()
     record = _training_record(input_to_softmax, data, train_json, valid_json, max_duration,
                               minibatch_size, jit_compile, epochs, optimizer)
-    if strategy:
-        record["replicas"] = replicas
+    record.update(replicas=replicas, precision=precision)
     names = f"{project_path(pickle_file)} and {project_path(weights_file)}"
     previous = None if overwrite else _previous_run(pickle_file, weights_file)
     if getattr(input_to_softmax, "record", None) is not None and previous is None:
@@ -315,8 +325,9 @@ def train_model(input_to_softmax, pickle_path, save_model_path, train_json=DIGIT
     input_to_softmax.record = record
     valid = (data.valid_features, [u["text"] for u in data.valid]) if data.valid else None
     trainee = input_to_softmax
-    with strategy.scope() if strategy else contextlib.nullcontext():
-        if strategy:  # its variables must be made in the scope, to be mirrored
+    rebuilt = strategy is not None or precision != "float32"
+    with strategy.scope() if strategy else contextlib.nullcontext(), dtype_policy(precision):
+        if rebuilt:  # variables mirrored in the strategy's scope, layers of the policy
             trainee = rebuild(input_to_softmax.build_args)
             trainee.set_weights(input_to_softmax.get_weights())
             optimizer = keras.optimizers.deserialize(keras.optimizers.serialize(optimizer))
@@ -339,13 +350,24 @@ def train_model(input_to_softmax, pickle_path, save_model_path, train_json=DIGIT
     if recorder.bad_loss_at:
         shutil.rmtree(backup_dir, ignore_errors=True)  # it holds the diverged weights
         _report_divergence(recorder, pickle_file, weights_file)
-    if best and (best != done or recorder.bad_loss_at or strategy):  # not the kept weights
+    if best and (best != done or recorder.bad_loss_at or rebuilt):  # not the kept weights
         input_to_softmax.load_weights(weights_file)
     if best and data.valid:
         print(f"{input_to_softmax.name}: kept epoch {best} of {done}, the lowest validation WER "
               f"({recorder.history['val_wer'][best - 1]:.2f}%, greedy; validation loss "
               f"{recorder.history['val_loss'][best - 1]:.2f}), in {project_path(weights_file)}")
     return recorder.history
+
+
+@contextlib.contextmanager
+def dtype_policy(name):
+    """Build the layers made in this block under Keras's dtype policy ``name``."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
 def as_dataset(batches, input_dim):

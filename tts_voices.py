@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 
 import plumbing
+from fsdd import DIGIT_WORDS
 from plumbing import atomic_path, progress
 
-DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 VOICES = {  # name: (engine, the engine's voice)
     "flite-kal": ("flite", "kal"), "flite-kal16": ("flite", "kal16"),
     "flite-awb": ("flite", "awb"), "flite-rms": ("flite", "rms"), "flite-slt": ("flite", "slt"),
@@ -36,6 +36,11 @@ STRETCHES = (0.85, 1.0, 1.2)  # the engine's duration stretch: faster, as it is,
 TRACTS = (0.9, 1.0, 1.12)  # speed of the resampled audio: longer tract, as it is, shorter
 RATE = 8000  # Hz, as FSDD
 PACKAGES = "flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts"
+
+
+def is_synthetic(speaker):
+    """Whether a description line's ``speaker`` is one of these voices."""
+    return str(speaker).split("-")[0] in {engine for engine, _ in VOICES.values()}
 
 
 def _spoken(engine, voice, word, stretch, folder):

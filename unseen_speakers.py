@@ -35,8 +35,10 @@ def fold_corpus(speaker, **changes):
     """``(train_json, valid_json, test_json)`` of the fold without ``speaker``; built if missing.
 
     The recipe's corpus (``recipe.CORPUS``) with ``changes``; a fold with changes
-    gets a folder of its own, ``digits-without-<speaker>-<digest of the changes>``.
+    gets a folder of its own, ``digits-without-<speaker>-<digest of the changes>``
+    (a change to the recipe's own value is none).
     """
+    changes = {key: value for key, value in changes.items() if recipe.CORPUS.get(key) != value}
     name = f"digits-without-{speaker}"
     if changes:
         name += "-" + hashlib.sha256(repr(sorted(changes.items())).encode()).hexdigest()[:8]
@@ -88,11 +90,29 @@ def leave_one_speaker_out(speakers=FSDD_SPEAKERS, epochs=recipe.TRAINING["epochs
         <style> (<decoder>)`` and ``non-words (<decoder>)``; then the rows ``mean,
         design folds`` and ``mean, untouched folds`` for the speakers there are of each.
     """
+    if not speakers:
+        raise ValueError("leave_one_speaker_out: no speaker to hold out; name at least one of "
+                         f"{', '.join(FSDD_SPEAKERS)}")
     folders = (plumbing.RESULTS_DIR, plumbing.CACHE_DIR)
     jobs = [(speaker, fold_corpus(speaker, **(corpus or {})), epochs, seed,
              f"{results}loso_{speaker}", folders, features, training) for speaker in speakers]
     table = pd.DataFrame(run_in_workers(_train_fold, jobs, processes, "held-out speakers",
                                         "speaker")).set_index("speaker")
+    return with_fold_means(table)
+
+
+def with_fold_means(table):
+    """The speaker rows of ``table`` followed by the mean of its design and untouched folds.
+
+    Args:
+        table: rows indexed by held-out speaker, as ``leave_one_speaker_out`` returns
+            them (several of its tables concatenated: their own mean rows are dropped).
+
+    Returns:
+        A copy with the rows ``mean, design folds`` and ``mean, untouched folds`` for
+        the speakers there are of each.
+    """
+    table = table.loc[[name for name in table.index if not name.startswith("mean, ")]].copy()
     for label, group in (("design folds", DESIGN_SPEAKERS), ("untouched folds", UNTOUCHED_SPEAKERS)):
         chosen = [speaker for speaker in group if speaker in table.index]
         if chosen:

@@ -3,8 +3,8 @@
     python benchmarks/design_study.py [--variants NAME ...] [--seeds 0 1] [--epochs 10]
                                       [--speakers george nicolas]
 
-Trains the final model with the shipped recipe (``recipe.py``) and with variants
-that each change one setting of it, once per seed and design fold (the digit
+Trains the final model with variants of the shipped recipe (``recipe.py``), once
+per seed and design fold (the digit
 strings of the five other FSDD speakers, ``unseen_speakers.fold_corpus``), two
 folds at a time, and scores every run on the held-out speaker's strings, paused
 and connected, greedy and with the lexicon beam search and language model. The
@@ -13,16 +13,17 @@ test takes of the default corpus are never used. Rows go to
 are kept, so the study can be extended); the appendix notebook plots them. A
 summary per variant, the mean over folds and seeds with each seed's mean, is printed.
 
-Variants (the shipped recipe's value in brackets):
+The study's baseline, ``recorded voices``, is the recipe without synthetic voices:
+every training string recorded by FSDD's speakers. Each other variant changes one
+setting of it (the baseline's value in brackets):
 
-- ``paused only``: no connected training strings (half);
-- ``connected 0.25`` / ``connected 0.75``: that share of connected training strings;
-- ``steady tempo``: connected training strings at the recordings' own tempo (0.9-1.25x);
-- ``no overlap``: connected training strings joined without a crossfade (0-30 ms);
-- ``spectrogram``: 81-bin spectrograms instead of 13 MFCCs;
-- ``learning rate x2``: Adam's highest learning rate doubled (0.00141);
 - ``synthetic voices``: half the training strings said by the 72 synthetic voices of
-  ``tts_voices`` (flite and festival; none).
+  ``tts_voices`` (flite and festival; none). This is the shipped recipe: adopted
+  because it lowered the WER on the design folds and then on the untouched folds
+  (``--speakers jackson lucas theo yweweler``), the test of an adopted choice;
+- ``paused only``: no connected training strings (half);
+- ``connected 0.75``: that share of connected training strings;
+- ``spectrogram``: 81-bin spectrograms instead of 13 MFCCs.
 """
 
 import os
@@ -37,21 +38,18 @@ import pandas as pd  # noqa: E402
 import plumbing  # noqa: E402
 import recipe  # noqa: E402
 from appendix import design_summary  # noqa: E402
-from digit_corpus import EVALUATION_STYLE, ConnectedStyle  # noqa: E402
+from digit_corpus import EVALUATION_STYLE  # noqa: E402
 from plumbing import CommandParser, atomic_path, positive_int  # noqa: E402
 from fsdd import FSDD_SPEAKERS  # noqa: E402
 from unseen_speakers import DESIGN_SPEAKERS, leave_one_speaker_out  # noqa: E402
 
+RECORDED = {"synthetic_share": 0.0}  # the baseline's corpus: recorded voices only
 VARIANTS = {  # name: what it changes of the recipe (corpus, features or training)
-    "shipped": {},
-    "paused only": {"corpus": {"connected_share": 0.0}},
-    "connected 0.25": {"corpus": {"connected_share": 0.25}},
-    "connected 0.75": {"corpus": {"connected_share": 0.75}},
-    "steady tempo": {"corpus": {"training_style": ConnectedStyle(tempo=(1.0, 1.0))}},
-    "no overlap": {"corpus": {"training_style": ConnectedStyle(overlap_ms=(0.0, 0.0))}},
-    "spectrogram": {"features": {"spectrogram": True, "mfcc_dim": 13}},
-    "learning rate x2": {"training": {"learning_rate": 2 * recipe.TRAINING["learning_rate"]}},
+    "recorded voices": {"corpus": RECORDED},
     "synthetic voices": {"corpus": {"synthetic_share": 0.5}},
+    "paused only": {"corpus": {**RECORDED, "connected_share": 0.0}},
+    "connected 0.75": {"corpus": {**RECORDED, "connected_share": 0.75}},
+    "spectrogram": {"corpus": RECORDED, "features": {"spectrogram": True, "mfcc_dim": 13}},
 }
 RESULTS_CSV = plumbing.RESULTS_DIR / "design_study.csv"
 

@@ -2,6 +2,7 @@
 
     python benchmarks/speed.py [--model final_model] [--epochs 4] [--batch-size 20]
                                [--librispeech] [--devices all|N]
+                               [--precision float32|mixed_float16]
 
 1. Feature extraction: spectrogram and MFCC speed as a multiple of real time, on
    the training corpus's audio (decoding included) and on 10 s of 16 kHz audio.
@@ -16,7 +17,8 @@ ones: 10-15 s utterances (1,000-1,500 frames) of 161 spectrogram features and
 transcripts of one character per 8 frames, as many as ``--utterances`` says (the 2,023
 of dev-clean by default). ``--devices`` trains on the machine's GPUs (all or the first N)
 with ``tf.distribute.MirroredStrategy`` as ``train.py --devices`` does: each replica takes
-``--batch-size`` utterances per step. The figures are medians of the epochs after the
+``--batch-size`` utterances per step. ``--precision mixed_float16`` builds the model under
+Keras's mixed precision, as ``train.py --precision`` does. The figures are medians of the epochs after the
 first, which also compiles.
 """
 
@@ -56,11 +58,11 @@ MODELS = {
 LIBRISPEECH_TRAIN_UTTERANCES = 2023  # dev-clean utterances of at most 10 s
 
 
-def compiled(name, input_dim, strategy):
+def compiled(name, input_dim, strategy, precision):
     """The model ``name`` wrapped with CTC and compiled as ``train_model`` compiles it."""
     factory, jit_compile = MODELS[name]
     keras.utils.set_random_seed(0)
-    with strategy.scope():
+    with strategy.scope(), train_utils.dtype_policy(precision):
         model = ctc.add_ctc_loss(factory(input_dim))
         model.compile(loss={"ctc": ctc.ctc_output_loss},
                       optimizer=train_utils.cosine_adam(1e-3, 20, 100), jit_compile=jit_compile)
@@ -114,6 +116,8 @@ def main():
                         help="LibriSpeech-shaped utterances per epoch")
     parser.add_argument("--devices", metavar="all|N", type=_devices,
                         help="train on all the GPUs, or the first N, as train.py --devices")
+    parser.add_argument("--precision", choices=train_utils.PRECISIONS, default="float32",
+                        help="Keras dtype policy of the model (default float32)")
     args = parser.parse_args()
     try:
         strategy = gpu_strategy(args.devices) if args.devices else tf.distribute.get_strategy()
@@ -122,7 +126,8 @@ def main():
     replicas = strategy.num_replicas_in_sync
     devices = (f"{replicas} GPU(s)" if args.devices else
                "one GPU" if tf.config.list_logical_devices("GPU") else "the CPU")
-    print(f"machine: {machine_description()}, keras {keras.__version__}, training on {devices}")
+    print(f"machine: {machine_description()}, keras {keras.__version__}, training on {devices} "
+          f"in {args.precision}")
     global_batch = args.batch_size * replicas
     if args.librispeech:
         batches, input_dim = librispeech_batches(args.utterances, global_batch), 161
@@ -137,7 +142,7 @@ def main():
     serve = seconds(lambda: [batches[i] for i in range(len(batches))])
     ready = [batches[i] for i in range(len(batches))]
 
-    model = compiled(args.model, input_dim, strategy)
+    model = compiled(args.model, input_dim, strategy, args.precision)
     floors = [seconds(lambda: [model.train_on_batch(x, y) for x, y in ready])
               for _ in range(args.epochs)]
     floor = float(np.median(floors[1:] or floors))

@@ -1,7 +1,7 @@
 # Exercise edition of sample_models.py: write your code in place of each
 # `raise NotImplementedError("IMPLEMENTATION: ...")` and each `# IMPLEMENTATION:` line.
 # Written by `python make_exercises.py` from the solution, ../sample_models.py (instructors:
-# edit that one and run the command again). edition-fingerprint: 6439aec9eca317bc
+# edit that one and run the command again). edition-fingerprint: dd8d96e24d080761
 """Keras acoustic models of the VUI track and classifiers of the digit track.
 
 Every VUI model maps features ``(batch, frames, input_dim)`` to per-frame
@@ -11,6 +11,11 @@ the CTC loss. GRU cells of models 0-4 use ``reset_after=False`` (no separate
 recurrent bias), as in the original project, so their parameter counts match it.
 """
 
+if __name__ == "__main__":  # before the imports: one line, no TensorFlow start-up log
+    from plumbing import refuse_to_run_as_command
+
+    refuse_to_run_as_command("sample_models")
+
 import functools
 import inspect
 
@@ -18,7 +23,6 @@ import keras
 from keras import layers, ops
 
 from char_map import NUM_CLASSES
-from plumbing import refuse_to_run_as_command
 from utils import cnn_output_length
 
 
@@ -37,7 +41,9 @@ def recorded(factory):
         model = factory(*args, **kwargs)
         bound = inspect.signature(factory).bind(*args, **kwargs)
         bound.apply_defaults()
-        model.build_args = {"factory": factory.__name__, **bound.arguments}
+        # object.__setattr__: Keras would track a dict set on a model, and the tracked
+        # copy cannot be pickled (worker processes rebuild models from it).
+        object.__setattr__(model, "build_args", {"factory": factory.__name__, **bound.arguments})
         return model
     return build
 
@@ -52,62 +58,49 @@ def _output_layers(x, output_dim):
     of the time axis and returns as many frames as there are utterances.
     """
     x = layers.Dense(output_dim, name="time_dense")(x)
-    return layers.Activation("softmax", name="softmax")(x)
-
-
-def real_frames(features, stride=1):
-    """``(batch, ceil(frames / stride))`` booleans, False on the zero padding of ``features``.
-
-    ``features`` ``(batch, frames, input_dim)`` are zero-padded at the end to the
-    batch's longest utterance; a real normalised frame is never all zeros.
-    """
-    return ops.any(ops.not_equal(features, 0), axis=-1)[:, ::stride]
+    # float32 even under mixed precision: CTC takes the log of probabilities as small
+    # as 1e-10, which float16 rounds to 0.
+    return layers.Activation("softmax", dtype="float32", name="softmax")(x)
 
 
 class RealFrames(layers.Layer):
-    """Layer form of ``real_frames``: the frames of a batch that are not padding, after ``stride``."""
+    """``(batch, ceil(frames / stride))`` booleans: False on the frames of a batch that are padding.
+
+    Called on features ``(batch, frames, input_dim)``, zero-padded at the end to the
+    batch's longest utterance (a real normalised frame is never all zeros). With a
+    ``stride``, output frame ``t`` stands for input frame ``t * stride``. Passed as
+    ``mask=`` to recurrent and batch-normalisation layers, it makes them skip the
+    padding, so an utterance gets the same output alone as padded in a batch.
+    """
 
     def __init__(self, stride=1, **kwargs):
         super().__init__(**kwargs)
         self.stride = stride
 
     def call(self, features):
-        return real_frames(features, self.stride)
+        return ops.any(ops.not_equal(features, 0), axis=-1)[:, ::self.stride]
 
     def get_config(self):
         return {**super().get_config(), "stride": self.stride}
 
 
-class PaddingMask(layers.Layer):
-    """Zeroes and masks the frames of a batch that are padding, after a front end of ``stride``.
+class ZeroPadded(layers.Layer):
+    """Sets the padded frames of ``x`` to 0: called on ``[x, real]`` (``RealFrames``' output).
 
-    Called on ``[x, features]``. ``features`` ``(batch, frames, input_dim)`` are
-    the model's inputs, zero-padded at the end to the batch's longest utterance
-    (a real normalised frame is never all zeros); ``x`` ``(batch, ceil(frames /
-    stride), channels)`` is what a front end of that stride made of them, output
-    frame ``t`` centred on input frame ``t * stride``. Returns ``x`` with its
-    padded frames set to 0 and, with ``attach``, a mask that recurrent layers use
-    to skip them, so an utterance gets the same output alone as padded in a
-    batch. (Convolutions cannot take a mask: before one, use ``attach=False``.)
+    A 'same' convolution reads its neighbours; without this, the bias and the batch
+    normalisation offsets of the padding would leak into an utterance's last real frames.
     """
 
-    def __init__(self, stride=1, attach=True, **kwargs):
+    def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.stride, self.attach = stride, attach
-        self.supports_masking = attach
-
-    def _real_frames(self, features):
-        return real_frames(features, self.stride)
+        self.supports_masking = True  # takes a batch normalisation's mask and ends it here
 
     def call(self, inputs):
-        x, features = inputs
-        return x * ops.cast(self._real_frames(features), x.dtype)[:, :, None]
+        x, real = inputs
+        return x * ops.cast(real, x.dtype)[:, :, None]
 
     def compute_mask(self, inputs, previous_mask=None):
-        return self._real_frames(inputs[1]) if self.attach else None
-
-    def get_config(self):
-        return {**super().get_config(), "stride": self.stride, "attach": self.attach}
+        return None
 
 
 def _model(inputs, outputs, name, output_length=lambda frames: frames):
@@ -121,7 +114,7 @@ def simple_rnn_model(input_dim, output_dim=NUM_CLASSES):
     """Model 0: one GRU with ``output_dim`` units, then softmax."""
     inputs = keras.Input(shape=(None, input_dim), name="the_input")
     x = layers.GRU(output_dim, return_sequences=True, reset_after=False, name="rnn")(inputs)
-    outputs = layers.Activation("softmax", name="softmax")(x)
+    outputs = layers.Activation("softmax", dtype="float32", name="softmax")(x)
     return _model(inputs, outputs, "model_0")
 
 
@@ -171,31 +164,34 @@ def deep_rnn_model(input_dim, units, recur_layers, output_dim=NUM_CLASSES):
 
 @recorded
 def bidirectional_rnn_model(input_dim, units, output_dim=NUM_CLASSES):
-    """Model 4: Masking -> Bidirectional(GRU(units), concat) -> Dense per frame -> softmax.
+    """Model 4: Bidirectional(GRU(units), concat) -> Dense per frame -> softmax.
 
     Input ``(batch, frames, input_dim)`` features, output ``(batch, frames,
     output_dim)`` probabilities. One GRU (``reset_after=False``) reads the
     frames forwards, a copy of it backwards, and their ``2 * units`` outputs are
     joined for every frame (``merge_mode="concat"``). The backward GRU would start
-    on a batch's zero padding; ``layers.Masking()`` marks those all-zero frames so
-    that both GRUs skip them.
+    on a batch's zero padding: ``real = RealFrames()(inputs)`` says which frames
+    are real, and calling the Bidirectional layer with ``mask=real`` makes both
+    GRUs skip the others.
     """
     raise NotImplementedError("IMPLEMENTATION: build Model 4 as the docstring says.")
 
 
-def _strided_front_end(inputs, filters, kernel_size, conv_stride, attach):
-    """Conv1D(stride) -> BN -> zeroed padding: the frame grid of the final model and Models 5-6.
+def _strided_front_end(inputs, filters, kernel_size, conv_stride):
+    """Conv1D(stride, relu) -> BN with the padding zeroed; returns ``(x, real)``.
 
-    The convolution pads ``kernel_size // 2`` frames on each side itself, so
-    output frame ``t`` is centred on input frame ``t * conv_stride`` whatever the
-    padded length of the batch; ``PaddingMask`` then zeroes the padded output
-    frames (and masks them with ``attach``).
+    ``x`` is ``(batch, ceil(frames / conv_stride), filters)``; ``real`` marks its
+    frames that are not padding (``RealFrames``). The convolution pads
+    ``kernel_size // 2`` frames on each side itself, so output frame ``t`` is
+    centred on input frame ``t * conv_stride`` whatever the padded length of the
+    batch ('same' padding would shift that grid with the padded length).
     """
+    real = RealFrames(conv_stride, name="real_frames")(inputs)
     x = layers.ZeroPadding1D(kernel_size // 2, name="conv_padding")(inputs)
     x = layers.Conv1D(filters, kernel_size, strides=conv_stride, activation="relu",
                       name="conv1d")(x)
-    x = layers.BatchNormalization(name="bn_conv_1d")(x)
-    return PaddingMask(conv_stride, attach=attach, name="padding_zeros")([x, inputs])
+    x = layers.BatchNormalization(name="bn_conv_1d")(x, mask=real)
+    return ZeroPadded(name="zero_padding")([x, real]), real
 
 
 @recorded
@@ -217,18 +213,18 @@ def dilated_cnn_model(input_dim, filters=192, kernel_size=11, conv_stride=3,
     exponentially at a constant cost per block: with the defaults an output frame
     sees ``kernel_size + 2 * sum(dilations) * conv_stride`` = 101 input frames
     (1 s). Every frame is computed at once, so an epoch costs a fraction of a
-    recurrent model's. ``PaddingMask`` zeroes the padded frames after every block:
-    a 'same' convolution would otherwise read the bias and batch-normalisation
-    offsets of the padding into the last real frames.
+    recurrent model's. The padding is zeroed after every block: a 'same'
+    convolution would otherwise read the bias and batch-normalisation offsets of
+    the padding into the last real frames.
     """
     inputs = keras.Input(shape=(None, input_dim), name="the_input")
-    x = _strided_front_end(inputs, filters, kernel_size, conv_stride, attach=False)
+    x, real = _strided_front_end(inputs, filters, kernel_size, conv_stride)
     for d in dilations:
         y = layers.Conv1D(filters, 3, dilation_rate=d, padding="same", activation="relu",
                           name=f"conv1d_dilated_{d}")(x)
-        y = layers.BatchNormalization(name=f"bn_dilated_{d}")(y)
+        y = layers.BatchNormalization(name=f"bn_dilated_{d}")(y, mask=real)
         x = layers.Add(name=f"residual_{d}")([x, y])
-        x = PaddingMask(conv_stride, attach=False, name=f"padding_zeros_{d}")([x, inputs])
+        x = ZeroPadded(name=f"zero_padding_{d}")([x, real])
     return _model(inputs, _output_layers(x, output_dim), "model_5",
                   lambda frames: cnn_output_length(frames, kernel_size, "same", conv_stride))
 
@@ -236,7 +232,7 @@ def dilated_cnn_model(input_dim, filters=192, kernel_size=11, conv_stride=3,
 @recorded
 def conv_attention_model(input_dim, filters=192, kernel_size=11, conv_stride=3, heads=4,
                          blocks=2, dropout=0.1, output_dim=NUM_CLASSES):
-    """Model 6: the final model's convolutions under self-attention blocks (a small Transformer encoder).
+    """Model 6: convolutions under self-attention blocks (a small Transformer encoder).
 
     Conv1D(filters, kernel_size, stride conv_stride, relu) -> BN -> Conv1D(filters,
     5, 'same', relu) -> BN, then ``blocks`` x [x + MultiHeadAttention(heads,
@@ -246,16 +242,14 @@ def conv_attention_model(input_dim, filters=192, kernel_size=11, conv_stride=3, 
     Attention lets every output frame weigh every other frame of the utterance in
     one step instead of a recurrence's ``frames`` steps. It has no sense of order
     of its own; the convolutions below it give every frame its local context, and
-    the residual connections keep it. The padding mask stops real frames from
-    attending to padded ones, so an utterance's output does not depend on its batch.
+    the residual connections keep it. Real frames attend to real frames only, so
+    an utterance's output does not depend on its batch.
     """
     inputs = keras.Input(shape=(None, input_dim), name="the_input")
-    x = _strided_front_end(inputs, filters, kernel_size, conv_stride, attach=False)
+    x, real = _strided_front_end(inputs, filters, kernel_size, conv_stride)
     x = layers.Conv1D(filters, 5, padding="same", activation="relu", name="conv1d_context")(x)
-    x = layers.BatchNormalization(name="bn_conv_context")(x)
-    x = PaddingMask(conv_stride, name="padding_mask_context")([x, inputs])
-    # Given explicitly: Keras's implicit masks do not reach the second attention block.
-    real = RealFrames(conv_stride, name="real_frames")(inputs)
+    x = layers.BatchNormalization(name="bn_conv_context")(x, mask=real)
+    x = ZeroPadded(name="zero_padding_context")([x, real])
     for i in range(blocks):
         attended = layers.MultiHeadAttention(heads, filters // heads, dropout=dropout,
                                              name=f"self_attention_{i}")(x, x, value_mask=real)
@@ -275,7 +269,7 @@ def conv_attention_model(input_dim, filters=192, kernel_size=11, conv_stride=3, 
 # Digit classifiers take (batch, 64, 64) spectrogram images in [0, 1] and return
 # (batch, 10) logits. The factories return uncompiled models;
 # digit_experiments.fit_digit_model compiles and trains them.
-DIGIT_IMAGE_SIZE = 64  # FSDD images are 64 x 64 pixels (data_generator.load_digit_images)
+DIGIT_IMAGE_SIZE = 64  # FSDD images are 64 x 64 pixels (digit_images.load_digit_images)
 DIGIT_CLASSES = 10
 
 
@@ -379,7 +373,7 @@ def digit_cnn(size=DIGIT_IMAGE_SIZE, filters=(16, 32, 64, 128), dropout=0.3, aug
     """Our CNN: augmentation, per-image standardisation, batch-normalised conv blocks.
 
     Input ``(batch, size, size)`` images: values in [0, 1], or the per-speaker
-    z-scores of ``data_generator.normalize_speakers``; output ``(batch, 10)``
+    z-scores of ``digit_images.normalize_speakers``; output ``(batch, 10)``
     logits. After augmentation and per-image standardisation the image is
     averaged down to half resolution (32 x 32). Each block is
     a 3x3 'same' convolution without bias, batch normalisation, relu and a 2x2
@@ -433,7 +427,3 @@ def time_rnn(size=DIGIT_IMAGE_SIZE, units=128, stack=4, dropout=0.3, augment=Tru
     x = layers.Dropout(dropout, name="dropout")(x)
     outputs = layers.Dense(DIGIT_CLASSES, name="logits")(x)
     return keras.Model(inputs, outputs, name="time_rnn")
-
-
-if __name__ == "__main__":
-    refuse_to_run_as_command("sample_models")

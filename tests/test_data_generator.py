@@ -11,7 +11,7 @@ import data_generator
 import plumbing
 from conftest import write_tone
 from data_generator import AudioGenerator, load_description_file, pad_batch
-from prepare_data import DIGIT_WORDS
+from fsdd import DIGIT_WORDS
 from utils import int_sequence_to_text
 
 
@@ -28,7 +28,8 @@ def test_description_file_resolves_keys_skips_long_clips_and_normalises(tmp_path
         {"key": "a.wav", "duration": 1.0, "text": "Hello  World"},
         {"key": "b.wav", "duration": 12.0, "text": "too long"}])
     utterances = load_description_file(corpus, max_duration=10.0)
-    assert utterances == [{"key": str(tmp_path / "a.wav"), "duration": 1.0, "text": "hello world"}]
+    assert utterances == [{"key": str(tmp_path / "a.wav"), "duration": 1.0, "text": "hello world",
+                           "style": ""}]
 
 
 def test_skipped_long_utterances_are_counted_in_one_line(tmp_path, capsys):
@@ -81,21 +82,21 @@ def test_missing_audio_and_bad_characters_are_named(tmp_path):
 
 
 def test_generator_features_normalisation_and_input_dim(digit_corpus):
-    data = AudioGenerator(*digit_corpus)
+    data = AudioGenerator(*digit_corpus[:2])
     assert data.input_dim == 81 and len(data.train) == 60 and len(data.valid) == 16
     for features in data.train_features + data.valid_features:  # each utterance on its own
         np.testing.assert_allclose(features.mean(axis=0), 0, atol=1e-4)
         np.testing.assert_allclose(features.std(axis=0), 1, atol=2e-3)
     first = data.train[0]
     assert len(data.train_features[0]) == (round(first["duration"] * 8000) - 160) // 80 + 1
-    assert AudioGenerator(*digit_corpus, spectrogram=False).input_dim == 13
-    assert AudioGenerator(*digit_corpus, spectrogram=False, mfcc_dim=20).input_dim == 20
+    assert AudioGenerator(*digit_corpus[:2], spectrogram=False).input_dim == 13
+    assert AudioGenerator(*digit_corpus[:2], spectrogram=False, mfcc_dim=20).input_dim == 20
 
 
 def test_normalisation_removes_what_colours_a_whole_utterance(digit_corpus):
     """A louder recording or another microphone's tilt shifts each log-spectrum row by a
     constant over the utterance: its per-utterance normalised features do not change."""
-    features = AudioGenerator(*digit_corpus).featurizer(load_description_file(digit_corpus[0])[0]["key"])
+    features = AudioGenerator(*digit_corpus[:2]).featurizer(load_description_file(digit_corpus[0])[0]["key"])
     tilt = np.linspace(-3.0, 2.0, features.shape[1])  # natural-log power per frequency bin
     np.testing.assert_allclose(data_generator.normalize(features + np.log(4.0) + tilt),
                                data_generator.normalize(features), atol=1e-4)
@@ -104,14 +105,14 @@ def test_normalisation_removes_what_colours_a_whole_utterance(digit_corpus):
 
 
 def test_features_are_cached_on_disk_and_reused(digit_corpus, monkeypatch):
-    AudioGenerator(*digit_corpus)
+    AudioGenerator(*digit_corpus[:2])
     assert len(list(plumbing.CACHE_DIR.glob("features-*.npz"))) == 2
     data_generator._memory_cache.clear()
 
     def no_recomputation(self, path):
         raise AssertionError(f"features of {path} recomputed")
     monkeypatch.setattr(data_generator.Featurizer, "__call__", no_recomputation)
-    reloaded = AudioGenerator(*digit_corpus)
+    reloaded = AudioGenerator(*digit_corpus[:2])
     assert len(reloaded.train_features) == 60
 
 
@@ -162,12 +163,12 @@ def test_an_unwritable_cache_is_reported_before_any_feature_is_computed(digit_co
     monkeypatch.setattr(data_generator.Featurizer, "__call__",
                         lambda self, path: computed.append(path))
     with pytest.raises(PermissionError, match=r"cannot write to the folder .*blocker/cache"):
-        AudioGenerator(*digit_corpus)
+        AudioGenerator(*digit_corpus[:2])
     assert computed == []
 
 
 def test_batches_are_padded_bucketed_and_complete(digit_corpus):
-    data = AudioGenerator(*digit_corpus, minibatch_size=8)
+    data = AudioGenerator(*digit_corpus[:2], minibatch_size=8)
     batches = data.train_batches()
     assert len(batches) == 8
     seen, max_label = [], max(len(u["text"]) for u in data.train)
@@ -195,7 +196,7 @@ def test_batches_are_padded_bucketed_and_complete(digit_corpus):
 
 
 def test_validation_batches_are_deterministic(digit_corpus):
-    data = AudioGenerator(*digit_corpus, minibatch_size=4)
+    data = AudioGenerator(*digit_corpus[:2], minibatch_size=4)
     first, second = data.valid_batches(), data.valid_batches()
     assert [list(b) for b in first.batches] == [list(b) for b in second.batches]
     first.on_epoch_end()
@@ -203,7 +204,7 @@ def test_validation_batches_are_deterministic(digit_corpus):
 
 
 def test_sort_by_duration_serves_the_first_epoch_by_length(digit_corpus):
-    batches = AudioGenerator(*digit_corpus, minibatch_size=8, sort_by_duration=True).train_batches()
+    batches = AudioGenerator(*digit_corpus[:2], minibatch_size=8, sort_by_duration=True).train_batches()
     longest = [batches.lengths[b].max() for b in batches.batches]
     assert longest[0] == min(longest) and longest[2:] == sorted(longest[2:])
 
@@ -232,3 +233,25 @@ def test_large_allocations_stay_in_the_heap():
     # mallopt returns 0 for a parameter glibc refuses; the README's Speed section
     # depends on this setting for fit to run at the speed of the train step.
     assert data_generator.keep_large_allocations_in_heap()
+
+
+def test_corpus_summary_counts_sets_styles_and_voices(tmp_path):
+    for name in ("a", "b", "c"):
+        write_tone(tmp_path / f"{name}.wav", 1.0)
+    train = write_description(tmp_path / "train.json", [  # rows come in the tables' order
+        {"key": "c.wav", "duration": 3.0, "text": "four", "style": "connected",
+         "speaker": "festival-ked-s0.85-t0.9"},
+        {"key": "b.wav", "duration": 2.0, "text": "three", "style": "paused",
+         "speaker": "flite-kal-s1-t1"},
+        {"key": "a.wav", "duration": 1.0, "text": "one two", "style": "paused", "speaker": "theo"}])
+    test = write_description(tmp_path / "test.json", [
+        {"key": "a.wav", "duration": 1.5, "text": "five six seven", "style": "connected",
+         "speaker": "lucas"}])
+    table = data_generator.corpus_summary({"training": train, "test": test})
+    assert table.index.tolist() == [("training", "paused", "recorded"),
+                                    ("training", "paused", "synthetic"),
+                                    ("training", "connected", "synthetic"),
+                                    ("test", "connected", "recorded")]
+    assert table["strings"].tolist() == [1, 1, 1, 1]
+    assert table["words per string"].tolist() == [2, 1, 1, 3]
+    assert table.loc[("training", "connected", "synthetic"), "minutes"] == 3.0 / 60

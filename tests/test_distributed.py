@@ -1,4 +1,6 @@
-"""Training under a distribution strategy: the same batches give the same losses.
+"""Training on several devices and in mixed precision.
+
+Under a distribution strategy the same batches give the same losses.
 
 TensorFlow sets up its devices once per process, so the check runs in a process of
 its own that splits the CPU into two logical devices, trains a small model with
@@ -9,6 +11,8 @@ trains it again on one device (``OneDeviceStrategy``) on the same batches of 8.
 import json
 import subprocess
 import sys
+
+import pytest
 
 from plumbing import PROJECT_DIR
 
@@ -55,3 +59,46 @@ def test_two_devices_train_as_one_on_the_same_batches(digit_corpus, tmp_path):
             assert abs(a - b) <= 1e-4 * abs(b), (key, two[key], one[key])
     # the model the caller holds was given the kept weights of the distributed run
     assert abs(two["weights"] - one["weights"]) <= 1e-4 * one["weights"]
+
+
+def test_mixed_precision_trains_in_float16_with_float32_probabilities_and_loss(digit_corpus,
+                                                                              tmp_path, monkeypatch):
+    import keras
+    import numpy as np
+
+    import plumbing
+    import sample_models
+    import train_utils
+    from ctc import add_ctc_loss
+    from data_generator import AudioGenerator
+    from trained_models import read_history
+
+    monkeypatch.setattr(plumbing, "RESULTS_DIR", tmp_path / "results")
+    monkeypatch.setattr(plumbing, "CACHE_DIR", tmp_path / "cache")
+    keras.utils.set_random_seed(0)
+    model = sample_models.cnn_rnn_model(81, 32, 11, 2, "valid", 32)
+    history = train_utils.train_model(model, "mixed.pickle", "mixed.weights.h5",
+                                      *digit_corpus[:2], minibatch_size=8, epochs=2, verbose=0,
+                                      jit_compile=False, precision="mixed_float16",
+                                      optimizer=keras.optimizers.Adam(1e-3))
+    record = read_history(plumbing.RESULTS_DIR / "mixed.pickle")["record"]
+    assert record["precision"] == "mixed_float16" and record["replicas"] == 1
+    assert keras.config.dtype_policy().name == "float32"  # the policy is put back
+    assert all(np.isfinite(history["loss"])) and history["loss"][1] < history["loss"][0]
+    assert all(w.dtype == np.float32 for w in model.get_weights())  # the kept weights
+
+    # The same weights give the same CTC loss in both policies: float16 layers, float32 loss.
+    with train_utils.dtype_policy("mixed_float16"):
+        mixed = sample_models.cnn_rnn_model(81, 32, 11, 2, "valid", 32)
+        mixed_ctc = add_ctc_loss(mixed)
+    mixed.set_weights(model.get_weights())
+    assert mixed.get_layer("rnn").dtype_policy.compute_dtype == "float16"
+    assert mixed.get_layer("softmax").dtype_policy.compute_dtype == "float32"
+    inputs, _ = AudioGenerator(*digit_corpus[:2], minibatch_size=8).train_batches()[0]
+    single_loss = np.asarray(add_ctc_loss(model)(inputs))
+    mixed_loss = np.asarray(mixed_ctc(inputs))
+    assert mixed_loss.dtype == np.float32 and np.isfinite(mixed_loss).all()
+    np.testing.assert_allclose(mixed_loss, single_loss, rtol=0.02)
+    with pytest.raises(ValueError, match="precision must be one of float32, mixed_float16"):
+        train_utils.train_model(model, "x.pickle", "x.weights.h5", *digit_corpus[:2],
+                                precision="float16")

@@ -143,7 +143,8 @@ def test_the_edition_does_not_give_the_reference_final_model_away(edition):
                    "dropout (0.2", "final model's two convolutions", "shipped final model"):
         assert phrase not in text, phrase
     final_cells = [cell for cell in SOLUTION_NOTEBOOK.cells if cell.cell_type == "code"
-                   and cell.id in ("final-train", "decoders", "loso", "predictions")]
+                   and cell.id in ("final-train", "decoders", "loso-design", "loso", "loso-b",
+                                  "predictions")]
     printed = "".join(output.get("text", "") + str(output.get("data", {}).get("text/plain", ""))
                       for cell in final_cells for output in cell.get("outputs", []))
     results = set(re.findall(r"\b\d+\.\d{2}\b", printed)) - {"0.00", "100.00"}
@@ -178,12 +179,13 @@ def test_regions_in_a_small_notebook_and_module():
     exercise = make_exercises.exercise_notebook(solution, ["rnn_model"])
     assert [cell.id for cell in exercise.cells] == [
         "title", "exercise-intro", "p", "setup", "code", "exercise-implement-rnn_model",
-        "build", "exercise-check-rnn_model", "answer"]
+        "build", "exercise-check-rnn_model", "answer", "exercise-hand-in", "exercise-show-code"]
+    assert exercise.cells[-1].source == "exercise_checks.show_code()"
     assert exercise.cells[2].source.endswith(make_exercises.RESULTS[1])
     assert exercise.cells[3].source.endswith("exercise_checks.check_setup()")
     assert exercise.cells[4].source == ('x = 1\nraise NotImplementedError("IMPLEMENTATION: set y '
                                         'to twice x")\nprint(x, y)')
-    assert exercise.cells[4].outputs == [] and exercise.cells[-1].source == "**Answer:**"
+    assert exercise.cells[4].outputs == [] and exercise.cells[-3].source == "**Answer:**"
     restored = notebook_with_solution_back(exercise, solution)
     assert [c.source for c in restored] == [c.source for c in cells]
 
@@ -281,16 +283,23 @@ def no_batch_norm(input_dim, units, activation, output_dim=29):
     return sample_models._model(inputs, sample_models._output_layers(x, output_dim), "m1")
 
 
-@named("cnn_rnn_model")
-def frames_not_counted(input_dim, filters, kernel_size, conv_stride, conv_border_mode, units,
-                       output_dim=29):
+def model_2_layers(input_dim, filters, kernel_size, conv_stride, conv_border_mode, units,
+                   output_dim):
+    """``(inputs, probabilities)`` of Model 2's layers, right as far as they go."""
     inputs = keras.Input((None, input_dim), name="the_input")
     x = layers.Conv1D(filters, kernel_size, strides=conv_stride, padding=conv_border_mode,
                       activation="relu")(inputs)
     x = layers.BatchNormalization()(x)
     x = layers.SimpleRNN(units, activation="relu", return_sequences=True)(x)
     x = layers.BatchNormalization()(x)
-    return sample_models._model(inputs, sample_models._output_layers(x, output_dim), "m2")
+    return inputs, sample_models._output_layers(x, output_dim)
+
+
+@named("cnn_rnn_model")
+def frames_not_counted(input_dim, filters, kernel_size, conv_stride, conv_border_mode, units,
+                       output_dim=29):
+    return sample_models._model(*model_2_layers(input_dim, filters, kernel_size, conv_stride,
+                                                conv_border_mode, units, output_dim), "m2")
 
 
 @named("deep_rnn_model")
@@ -362,14 +371,9 @@ def activation_ignored(input_dim, units, activation, output_dim=29):
 def border_mode_ignored(input_dim, filters, kernel_size, conv_stride, conv_border_mode, units,
                         output_dim=29):
     """Right for the notebook's 'valid' padding, wrong for 'same'."""
-    inputs = keras.Input((None, input_dim), name="the_input")
-    x = layers.Conv1D(filters, kernel_size, strides=conv_stride, padding=conv_border_mode,
-                      activation="relu")(inputs)
-    x = layers.BatchNormalization()(x)
-    x = layers.SimpleRNN(units, activation="relu", return_sequences=True)(x)
-    x = layers.BatchNormalization()(x)
     return sample_models._model(
-        inputs, sample_models._output_layers(x, output_dim), "m2",
+        *model_2_layers(input_dim, filters, kernel_size, conv_stride, conv_border_mode, units,
+                        output_dim), "m2",
         lambda frames: sample_models.cnn_output_length(frames, kernel_size, "valid", conv_stride))
 
 
