@@ -361,6 +361,19 @@ def test_essay_verdicts_read_the_claims_against_the_seeds():
     assert "after 3 epochs) and the RNN reaches 90% sooner (4 s)" in answer  # 2 + 2 s against 8 s
     assert "the RNN is the cheaper (2.00 s against 6.00 s, both in float32)" in answer
 
+    # epoch times whose ranges overlap: no faster network is shown
+    for run, seconds in zip(rnn, ([8.0, 5.0, 6.5], [8.0, 5.5, 5.0])):
+        run["seconds"] = seconds
+    speed = digit_reports.speed_table({"essay CNN": cnn, "essay RNN": rnn}, 0.9)
+    table = digit_reports.essay_verdicts({"essay CNN": cnn, "essay RNN": rnn}, speed, reported,
+                                         epochs=(1, 2, 3))
+    assert dict(zip(table["claim"], table["verdict"]))["the RNN trains faster per epoch"] == (
+        "not shown: the essay RNN takes 0.88 times the essay CNN's time, inside the overlap of "
+        "the runs' epoch times (6.00-6.00 s and 5.00-6.50 s)")
+    answer = digit_reports.answer({"essay CNN": cnn, "essay RNN": rnn}, speed, 0.9)
+    assert ("per epoch the two cost about the same (RNN 5.25 s, CNN 6.00 s: the ranges of "
+            "their runs overlap, both in float32)") in answer
+
     # one seed whose accuracy keeps rising: the claim is contradicted
     rising = {"essay CNN": [_fake_run([0.20, 0.30, 0.40])], "essay RNN": rnn[:1]}
     table = digit_reports.essay_verdicts(rising, digit_reports.speed_table(rising, 0.9),
