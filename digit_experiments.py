@@ -207,7 +207,7 @@ def summarize_runs(runs, experiment, epochs=None, target=None):
     if any(epochs > run["epochs"] for run in runs):
         raise ValueError(f"asked for epoch {epochs} but a run has only {min(r['epochs'] for r in runs)}.")
     accuracy = 100 * np.array([run["test_accuracy"][epochs - 1] for run in runs])
-    later = np.concatenate([run["seconds"][1:] or run["seconds"] for run in runs])
+    later = epoch_seconds_after_the_first(runs)
     first = runs[0]
     row = {"experiment": experiment, "model": first["model"], "epochs": epochs,
            "runs": len(runs), "seeds": " ".join(str(run["seed"]) for run in runs),
@@ -288,6 +288,12 @@ def leave_one_speaker_out(factory, data, epochs, seeds=(0,), speakers=None, proc
                           "run")
 
 
+def epoch_seconds_after_the_first(runs):
+    """Every epoch's seconds of ``runs`` but each run's first (which also traces the model;
+    a one-epoch run keeps its only epoch): a 1-D array."""
+    return np.concatenate([run["seconds"][1:] or run["seconds"] for run in runs])
+
+
 def speed_summary(runs, target):
     """How fast one configuration trains: seconds per epoch and the time to reach ``target``.
 
@@ -304,7 +310,7 @@ def speed_summary(runs, target):
         that reached it, with ``... min`` and ``... max``): training seconds from
         the start, as measured.
     """
-    later = np.concatenate([run["seconds"][1:] or run["seconds"] for run in runs])
+    later = epoch_seconds_after_the_first(runs)
     reached = [time_to_accuracy(run, target) for run in runs]
     hits = np.array([hit for hit in reached if not math.isnan(hit[0])], float).reshape(-1, 2)
     row = {"precision": runs[0]["precision"], "s/epoch": float(np.median(later)),

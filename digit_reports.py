@@ -20,7 +20,8 @@ import seaborn as sns
 import sklearn.metrics
 
 import plumbing
-from digit_experiments import divergence, speed_summary, summarize_runs
+from digit_experiments import (divergence, epoch_seconds_after_the_first, speed_summary,
+                               summarize_runs)
 from plumbing import atomic_path
 
 # One colour per model in every figure of the digit notebook.
@@ -267,9 +268,8 @@ def answer(essay_runs, speed, target):
 def _ranges_overlap(faster_runs, slower_runs):
     """Whether the faster model's slowest epoch (after the first) is as slow as the slower
     model's quickest one: then the difference of their medians is not shown."""
-    def later(runs):
-        return np.concatenate([run["seconds"][1:] or run["seconds"] for run in runs])
-    return later(faster_runs).max() >= later(slower_runs).min()
+    return (epoch_seconds_after_the_first(faster_runs).max()
+            >= epoch_seconds_after_the_first(slower_runs).min())
 
 
 def write_digit_summary(rows, name="digits_summary"):
